@@ -1,0 +1,1 @@
+"""Datasets, registered by name in ``vaekit.registry.DATASETS``."""

@@ -8,7 +8,7 @@ DataLoader fetch a whole batch with one indexing operation instead of one Python
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

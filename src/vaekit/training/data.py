@@ -1,0 +1,141 @@
+"""Build training/validation datasets and loaders from a :class:`DataConfig`."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler, Subset
+from torch.utils.data._utils.collate import default_collate
+
+from vaekit.errors import ConfigError, DataError
+from vaekit.registry import DATASETS
+from vaekit.training.config import DataConfig
+
+
+def build_dataset(config: DataConfig, split: str | None = None) -> Dataset:
+    """Instantiate the registered dataset ``config.name`` for ``split`` (default: config.split).
+
+    Only the arguments the dataset's factory accepts are passed; an option it does not know is a
+    :class:`ConfigError` naming the option and listing the valid ones.
+    """
+    factory = DATASETS.get(config.name)
+    params = inspect.signature(factory).parameters
+    kwargs: dict[str, Any] = dict(config.options)
+    valid = sorted(p for p in params if p not in ("self",))
+    for key in kwargs:
+        if key not in params:
+            raise ConfigError(
+                f"data.options.{key}: dataset '{config.name}' has no option '{key}'; "
+                f"valid options: {', '.join(valid)}"
+            )
+    if config.root is not None:
+        if "root" not in params:
+            raise ConfigError(f"data.root: dataset '{config.name}' is generated and takes no root")
+        kwargs["root"] = config.root
+    if "split" in params:
+        kwargs["split"] = split or config.split
+    elif split not in (None, config.split, "train"):
+        raise ConfigError(f"dataset '{config.name}' has no splits (asked for '{split}')")
+    dataset = factory(**kwargs)
+    if len(dataset) == 0:
+        raise DataError(f"dataset '{config.name}' (split {split or config.split}) is empty")
+    return dataset
+
+
+def data_shape_of(dataset: Dataset) -> tuple[int, ...]:
+    shape = getattr(dataset, "data_shape", None)
+    if shape is None:
+        shape = tuple(_first_item(dataset).shape)
+    return tuple(int(s) for s in shape)
+
+
+def _first_item(dataset: Dataset) -> torch.Tensor:
+    item = dataset[0]
+    return item[0] if isinstance(item, (tuple, list)) else item
+
+
+def train_val_datasets(config: DataConfig, seed: int) -> tuple[Dataset, Dataset | None]:
+    """The training set and a validation set (a held-out split or a seeded random subset)."""
+    train_set = build_dataset(config)
+    if config.limit is not None:
+        train_set = Subset(train_set, range(min(config.limit, len(train_set))))
+    if config.val_split is not None:
+        return train_set, build_dataset(config, config.val_split)
+    if config.val_size == 0:
+        return train_set, None
+    if config.val_size >= len(train_set):
+        raise ConfigError(
+            f"data.val_size={config.val_size} leaves no training data out of {len(train_set)} "
+            "examples; lower it or set data.val_split"
+        )
+    order = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = order[: config.val_size], order[config.val_size:]
+    return Subset(train_set, train_idx.tolist()), Subset(train_set, val_idx.tolist())
+
+
+def collate(batch: Any) -> torch.Tensor:
+    """Batches are image tensors ``(B, C, H, W)``: datasets with ``__getitems__`` already return
+    one; for tuples (image, label) only the image is kept."""
+    if isinstance(batch, torch.Tensor):
+        return batch
+    batch = default_collate(batch)
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int = 0,
+                num_workers: int = 0, drop_last: bool = False) -> DataLoader:
+    # Always an own generator: never draw from the global RNG (see ResumableLoader).
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      num_workers=num_workers, collate_fn=collate, drop_last=drop_last,
+                      persistent_workers=num_workers > 0)
+
+
+class ResumableBatchSampler(Sampler[list[int]]):
+    """Seeded shuffled batches whose order depends only on (seed, epoch), and that can start
+    mid-epoch, so a resumed run sees exactly the batches an uninterrupted run would."""
+
+    def __init__(self, size: int, batch_size: int, seed: int, drop_last: bool = True) -> None:
+        self.size, self.batch_size, self.seed, self.drop_last = size, batch_size, seed, drop_last
+        self.epoch = 0
+        self.skip = 0
+
+    def __len__(self) -> int:
+        full, rest = divmod(self.size, self.batch_size)
+        return full + (rest > 0 and not self.drop_last)
+
+    def resume_at(self, batches_seen: int) -> None:
+        self.epoch, self.skip = divmod(batches_seen, max(len(self), 1))
+
+    def __iter__(self) -> Iterator[list[int]]:
+        # Each pass is the next epoch; the sampler counts them itself because Lightning only
+        # calls set_epoch on samplers, not on batch samplers.
+        generator = torch.Generator().manual_seed(self.seed + 7919 * self.epoch)
+        order = torch.randperm(self.size, generator=generator).tolist()
+        start, self.skip = self.skip, 0
+        self.epoch += 1
+        for b in range(start, len(self)):
+            yield order[b * self.batch_size:(b + 1) * self.batch_size]
+
+
+class ResumableLoader(DataLoader):
+    """A DataLoader that Lightning treats as stateful: its state is the number of training
+    batches consumed (read from ``progress``), from which the sampler restarts mid-epoch."""
+
+    def __init__(self, dataset: Dataset, sampler: ResumableBatchSampler,
+                 progress: Callable[[], int], num_workers: int = 0) -> None:
+        # An own generator keeps the loader from drawing its worker seed from the global RNG,
+        # which would shift the model's sampling noise after a resume.
+        super().__init__(dataset, batch_sampler=sampler, collate_fn=collate,
+                         num_workers=num_workers, persistent_workers=num_workers > 0,
+                         generator=torch.Generator().manual_seed(sampler.seed))
+        self.progress = progress
+
+    def state_dict(self) -> dict[str, int]:
+        return {"batches_seen": int(self.progress())}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.batch_sampler.resume_at(int(state.get("batches_seen", 0)))

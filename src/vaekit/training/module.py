@@ -1,0 +1,111 @@
+"""One LightningModule that trains any registered model.
+
+Optimisation is manual so that models with several optimisers (adversarial ones: FactorVAE's
+discriminator, VAE-GAN) use the same code path as plain VAEs: each training step walks the
+model's ``optimizer_groups()`` in order, computing that group's loss, back-propagating,
+clipping and stepping.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from vaekit.errors import VaekitError
+from vaekit.models.base import BaseVAE, LossContext
+from vaekit.training.config import TrainConfig
+from vaekit.training.schedules import kl_weight
+
+
+class NonFiniteLossError(VaekitError, FloatingPointError):
+    """The training loss became NaN or Inf."""
+
+
+class VAEModule(L.LightningModule):
+    def __init__(self, model: BaseVAE, train: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.train_config = train
+        self.automatic_optimization = False
+        self.group_names = list(model.optimizer_groups())
+        # Counts training batches (not optimiser steps, which differ with several optimisers);
+        # drives the KL schedule and is saved with the checkpoint so a resumed run continues it.
+        self.batches_seen = 0
+        self.skipped_steps = 0
+
+    # -------------------------------------------------------------------------- optimisers
+    def configure_optimizers(self):
+        cfg = self.train_config
+        optimizers = [
+            torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas),
+                             weight_decay=cfg.weight_decay)
+            for params in self.model.optimizer_groups().values()
+        ]
+        return optimizers
+
+    def loss_context(self) -> LossContext:
+        cfg = self.train_config
+        weight = kl_weight(self.batches_seen, cfg.kl_schedule, cfg.kl_warmup_steps,
+                           cfg.max_steps, cfg.kl_cycles, cfg.kl_cycle_ratio)
+        return LossContext(step=self.batches_seen, kl_weight=weight, free_bits=cfg.free_bits)
+
+    # ---------------------------------------------------------------------------- training
+    def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        optimizers = self.optimizers()
+        if not isinstance(optimizers, (list, tuple)):
+            optimizers = [optimizers]
+        ctx = self.loss_context()
+        logged: dict[str, torch.Tensor] = {}
+        for name, optimizer in zip(self.group_names, optimizers):
+            terms = self.model.loss(batch, ctx, group=name)
+            loss = terms["loss"]
+            if not torch.isfinite(loss):
+                if self._skip_nonfinite(name, loss):
+                    continue
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            if self.train_config.grad_clip is not None:
+                self.clip_gradients(optimizer, gradient_clip_val=self.train_config.grad_clip,
+                                    gradient_clip_algorithm="norm")
+            optimizer.step()
+            prefix = "train/" if len(self.group_names) == 1 else f"train/{name}/"
+            logged.update({prefix + k: v.detach() for k, v in terms.items()})
+        self.batches_seen += 1
+        if self.batches_seen % self.train_config.log_every == 0 or self.batches_seen == 1:
+            logged["train/kl_weight"] = torch.tensor(ctx.kl_weight)
+            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+            self.log("loss", logged.get("train/loss", next(iter(logged.values()))),
+                     prog_bar=True, logger=False, batch_size=len(batch))
+
+    def _skip_nonfinite(self, group: str, loss: torch.Tensor) -> bool:
+        step = self.batches_seen
+        if not self.train_config.skip_nonfinite:
+            raise NonFiniteLossError(
+                f"loss of group '{group}' is {loss.item()} at step {step}; training stopped and "
+                "the last good checkpoint is kept. Lower train.lr, set train.grad_clip, or set "
+                "train.skip_nonfinite=true to skip such steps"
+            )
+        self.skipped_steps += 1
+        return True
+
+    # -------------------------------------------------------------------------- validation
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        ctx = LossContext(step=self.batches_seen)
+        terms = self.model.loss(batch, ctx, group=self.group_names[0])
+        self.log_dict({f"val/{k}": v for k, v in terms.items() if v.ndim == 0},
+                      on_epoch=True, batch_size=len(batch), sync_dist=True)
+
+    # -------------------------------------------------------------------------- checkpoint
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # The global RNG drives the reparameterisation noise: saving it makes a resumed run
+        # draw the same noise as an uninterrupted one.
+        checkpoint["vaekit"] = {"batches_seen": self.batches_seen,
+                                "skipped_steps": self.skipped_steps,
+                                "torch_rng_state": torch.get_rng_state()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("vaekit", {})
+        self.batches_seen = int(state.get("batches_seen", 0))
+        self.skipped_steps = int(state.get("skipped_steps", 0))
+        if "torch_rng_state" in state:
+            torch.set_rng_state(state["torch_rng_state"].cpu())

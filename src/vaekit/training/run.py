@@ -1,0 +1,241 @@
+"""``train(config)``: build data and model, fit with Lightning, export the model.
+
+A run directory holds everything about one run::
+
+    run_dir/config.yaml          the full experiment config (reload with load_experiment)
+    run_dir/run.json             versions, seed, git commit, command line, timings
+    run_dir/checkpoints/last.ckpt  Lightning state for resuming (atomic writes, safe loading)
+    run_dir/logs/metrics.csv     CSV metrics of the whole run (logs/csv/part-N per segment)
+    run_dir/logs/tensorboard/    TensorBoard events
+    run_dir/model/               the trained model: config.json + model.safetensors
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+
+from vaekit import __version__
+from vaekit.config import save_file
+from vaekit.errors import ConfigError, ShapeError
+from vaekit.models.base import BaseVAE, build_model
+from vaekit.training.checkpoint_io import AtomicCheckpointIO
+from vaekit.training.config import ExperimentConfig, TrainConfig
+from vaekit.training.data import (
+    ResumableBatchSampler,
+    ResumableLoader,
+    data_shape_of,
+    make_loader,
+    train_val_datasets,
+)
+from vaekit.training.module import VAEModule
+
+CHECKPOINT_DIR = "checkpoints"
+LAST_CHECKPOINT = "last.ckpt"
+INTERRUPTED_CHECKPOINT = "interrupted.ckpt"
+MODEL_DIR = "model"
+LOG_DIR = "logs"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    model: BaseVAE
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps: int = 0
+
+
+def resume_checkpoint(run_dir: Path) -> Path | None:
+    """The newest resumable checkpoint of a run (last or interrupted), or None."""
+    folder = run_dir / CHECKPOINT_DIR
+    candidates = [p for p in (folder / LAST_CHECKPOINT, folder / INTERRUPTED_CHECKPOINT)
+                  if p.is_file()]
+    return max(candidates, key=lambda p: p.stat().st_mtime) if candidates else None
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def run_metadata(config: ExperimentConfig) -> dict[str, Any]:
+    return {
+        "vaekit_version": __version__,
+        "torch_version": torch.__version__,
+        "lightning_version": L.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "seed": config.train.seed,
+        "git_commit": _git_commit(),
+        "command": sys.argv,
+        "threads": torch.get_num_threads(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _csv_parts(run_dir: Path) -> list[Path]:
+    parts = (run_dir / LOG_DIR / "csv").glob("part-*/metrics.csv")
+    return sorted(parts, key=lambda p: int(p.parent.name.split("-")[1]))
+
+
+def merge_csv_logs(run_dir: Path) -> Path | None:
+    """Join the CSV logs of every segment of a run (first run, then each resume) into
+    ``logs/metrics.csv``, so a resumed run's curve continues the original one."""
+    rows: list[dict[str, str]] = []
+    columns: list[str] = []
+    for part in _csv_parts(run_dir):
+        with part.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns += [c for c in reader.fieldnames or [] if c not in columns]
+            rows += list(reader)
+    if not rows:
+        return None
+    out = run_dir / LOG_DIR / "metrics.csv"
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+def _loggers(train: TrainConfig, run_dir: Path) -> list:
+    from lightning.pytorch import loggers
+
+    # Lightning's CSV logger rewrites its file on restart, so each segment of a run (first
+    # run, then each resume) logs to its own part; merge_csv_logs joins them.
+    part = f"part-{len(_csv_parts(run_dir))}"
+    makers = {
+        "csv": lambda: loggers.CSVLogger(run_dir / LOG_DIR, name="csv", version=part),
+        "tensorboard": lambda: loggers.TensorBoardLogger(run_dir / LOG_DIR, name="tensorboard",
+                                                         version=""),
+        "mlflow": lambda: loggers.MLFlowLogger(save_dir=str(run_dir / "mlruns")),
+        "wandb": lambda: loggers.WandbLogger(save_dir=str(run_dir)),
+    }
+    return [makers[name]() for name in train.loggers]
+
+
+def prepare_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> BaseVAE:
+    """Build the model, taking ``data_shape`` from the data when the config leaves it empty."""
+    if config.model.data_shape is None:
+        config.model.data_shape = data_shape
+    elif tuple(config.model.data_shape) != tuple(data_shape):
+        raise ShapeError(
+            f"model.data_shape {tuple(config.model.data_shape)} does not match dataset "
+            f"'{config.data.name}', whose examples are {tuple(data_shape)}; remove "
+            "model.data_shape or pick data of that shape"
+        )
+    return build_model(config.model)
+
+
+# Lightning advice that does not apply to this engine (we checkpoint after optimiser steps on
+# purpose, and the loaders are resumable); kept out of users' terminals.
+_QUIET = (
+    r".*pre-optimization state was saved.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*does not have many workers.*",
+    r".*Experiment logs directory .* exists and is not empty.*",
+)
+
+
+def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = False,
+          callbacks: list | None = None) -> TrainResult:
+    """Train ``config.model`` on ``config.data``; see the module docstring for the outputs."""
+    for pattern in _QUIET:
+        warnings.filterwarnings("ignore", message=pattern)
+    cfg = config.train
+    run_dir = Path(config.run_dir)
+    ckpt_path = resume_checkpoint(run_dir) if resume else None
+    if resume and ckpt_path is None:
+        raise ConfigError(f"--resume: no checkpoint in '{run_dir / CHECKPOINT_DIR}'")
+    if not resume and not overwrite and resume_checkpoint(run_dir) is not None:
+        raise ConfigError(
+            f"run directory '{run_dir}' already holds a run; resume it (--resume), choose "
+            "another run_dir, or pass --overwrite to start over"
+        )
+    if overwrite and not resume:
+        for name in (CHECKPOINT_DIR, LOG_DIR, MODEL_DIR):
+            shutil.rmtree(run_dir / name, ignore_errors=True)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    train_set, val_set = train_val_datasets(config.data, cfg.seed)
+    model = prepare_model(config, data_shape_of(train_set))
+    module = VAEModule(model, cfg)
+    n_groups = len(module.group_names)
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_file(config, run_dir / "config.yaml")
+    meta = run_metadata(config)
+    meta["resumed_from"] = str(ckpt_path) if ckpt_path else None
+
+    ckpt_dir = run_dir / CHECKPOINT_DIR
+    trainer = L.Trainer(
+        max_steps=cfg.max_steps * n_groups,  # Lightning counts optimiser steps
+        accelerator=cfg.accelerator,
+        devices=cfg.devices,
+        num_nodes=cfg.num_nodes,
+        strategy=cfg.strategy,
+        precision=cfg.precision,
+        logger=_loggers(cfg, run_dir),
+        callbacks=[
+            ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True,
+                            save_top_k=0, every_n_train_steps=cfg.checkpoint_every * n_groups),
+            OnExceptionCheckpoint(dirpath=ckpt_dir, filename=INTERRUPTED_CHECKPOINT[:-5]),
+            *(callbacks or []),
+        ],
+        plugins=[AtomicCheckpointIO()],
+        val_check_interval=cfg.val_every if val_set is not None else None,
+        check_val_every_n_epoch=None,
+        limit_val_batches=cfg.val_batches if val_set is not None else 0,
+        num_sanity_val_steps=0,
+        log_every_n_steps=cfg.log_every,
+        enable_progress_bar=cfg.progress_bar,
+        enable_model_summary=False,
+        deterministic=cfg.deterministic,
+        default_root_dir=run_dir,
+    )
+    if trainer.world_size == 1:
+        sampler = ResumableBatchSampler(len(train_set), cfg.batch_size, cfg.seed)
+        train_loader = ResumableLoader(train_set, sampler, lambda: module.batches_seen,
+                                       config.data.num_workers)
+    else:  # Lightning shards a plain shuffled loader with a DistributedSampler
+        train_loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                   num_workers=config.data.num_workers, drop_last=True)
+    val_loader = (make_loader(val_set, cfg.batch_size, shuffle=False) if val_set is not None
+                  else None)
+    if len(train_loader) == 0:
+        raise ConfigError(
+            f"train.batch_size={cfg.batch_size} is larger than the training set "
+            f"({len(train_set)} examples); lower it"
+        )
+    start = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
+    seconds = time.perf_counter() - start
+    trainer.save_checkpoint(ckpt_dir / LAST_CHECKPOINT)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    if trainer.is_global_zero:
+        merge_csv_logs(run_dir)
+        model.save_pretrained(run_dir / MODEL_DIR)
+        meta.update(train_seconds=seconds, steps=module.batches_seen, final_metrics=metrics,
+                    world_size=trainer.world_size)
+        (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return TrainResult(run_dir, model, metrics, seconds, module.batches_seen)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 import platform
+import shutil
 import subprocess
 import sys
 import time

@@ -187,8 +187,12 @@ def model_config_from_dict(data: Any, path: str = "model") -> Any:
         return data
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with a 'type' key, got {data!r}")
-    model_cls = MODELS.get(data.get("type", "vae"))
-    return from_dict(model_cls.config_class, data, path)
+    model_type = data.get("type", "vae")
+    model_cls = MODELS.get(model_type)
+    try:
+        return from_dict(model_cls.config_class, data, path)
+    except ConfigError as err:
+        raise ConfigError(f"{err} (for {path}.type '{model_type}')") from None
 
 
 def build_model(config: Any) -> BaseVAE:

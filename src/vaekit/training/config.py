@@ -95,7 +95,7 @@ class TrainConfig:
 @dataclass
 class ExperimentConfig:
     model: VAEConfig = field(
-        default_factory=lambda: model_config_from_dict({"type": "beta_vae"}),
+        default_factory=lambda: model_config_from_dict({"type": "vae"}),
         metadata={"resolve": model_config_from_dict},
     )
     data: DataConfig = field(default_factory=DataConfig)

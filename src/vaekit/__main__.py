@@ -1,0 +1,5 @@
+import sys
+
+from vaekit.cli.main import main
+
+sys.exit(main())

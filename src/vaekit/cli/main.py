@@ -1,0 +1,232 @@
+"""The ``vaekit`` command line: train, evaluate, sample, reconstruct, traverse, list, demo.
+
+Every config key can be overridden with a dotted flag (``--model.beta=4`` or
+``--model.beta 4``). Errors in user input print one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from vaekit.errors import ConfigError, VaekitError
+
+
+def split_overrides(extra: list[str]) -> list[str]:
+    """Turn leftover ``--a.b=1`` / ``--a.b 1`` / ``a.b=1`` arguments into ``a.b=1`` strings."""
+    overrides, i = [], 0
+    while i < len(extra):
+        arg = extra[i]
+        key = arg[2:] if arg.startswith("--") else arg
+        if "=" in key:
+            overrides.append(key)
+        elif arg.startswith("--") and "." in key and i + 1 < len(extra):
+            overrides.append(f"{key}={extra[i + 1]}")
+            i += 1
+        else:
+            raise ConfigError(
+                f"unrecognised argument '{arg}': config overrides look like --model.beta=4 "
+                "(see vaekit train --help)"
+            )
+        i += 1
+    return overrides
+
+
+# --------------------------------------------------------------------------------- commands
+def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.training import load_experiment, train
+    from vaekit.training.run import MODEL_DIR
+
+    overrides = split_overrides(extra)
+    if args.run_dir:
+        overrides.append(f"run_dir={args.run_dir}")
+    if args.resume and args.config is None:
+        saved = Path(args.resume) / "config.yaml"
+        config = load_experiment(saved, [*overrides, f"run_dir={args.resume}"])
+    else:
+        config = load_experiment(args.config, overrides)
+    result = train(config, resume=bool(args.resume), overwrite=args.overwrite)
+    summary = {k: round(v, 4) for k, v in result.metrics.items() if k.startswith("val/")}
+    print(f"trained {result.steps} steps in {result.seconds:.1f} s; {summary}")
+    print(f"model: {Path(config.run_dir) / MODEL_DIR}")
+    return 0
+
+
+def _load_run(path: str):
+    """(model, experiment config or None) from a run directory or a model directory."""
+    from vaekit.checkpoint import load_pretrained
+    from vaekit.training import load_experiment
+    from vaekit.training.run import MODEL_DIR
+
+    path = Path(path)
+    model_dir = path / MODEL_DIR if (path / MODEL_DIR).is_dir() else path
+    model = load_pretrained(model_dir)
+    config_file = path / "config.yaml"
+    config = load_experiment(config_file) if config_file.is_file() else None
+    return model, config
+
+
+def _eval_data(config, args: argparse.Namespace, extra: list[str]):
+    from vaekit.config import apply_overrides, from_dict, to_dict
+    from vaekit.training.config import DataConfig
+    from vaekit.training.data import build_dataset, train_val_datasets
+
+    if config is None and not extra:
+        raise ConfigError("no data: this is a bare model directory; pass --data.name=NAME")
+    base = to_dict(config.data) if config is not None else {}
+    data_cfg = from_dict(DataConfig, apply_overrides({"data": base}, split_overrides(extra))
+                         ["data"], "data")
+    if getattr(args, "split", None):
+        return build_dataset(data_cfg, args.split)
+    seed = config.train.seed if config is not None else 0
+    train_set, val_set = train_val_datasets(data_cfg, seed)
+    return val_set if val_set is not None else train_set
+
+
+def cmd_evaluate(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.evaluation import evaluate_model
+
+    model, config = _load_run(args.path)
+    data = _eval_data(config, args, extra)
+    metrics = evaluate_model(model, data, num_importance_samples=args.num_samples,
+                             max_examples=args.max_examples, seed=args.seed)
+    for key, value in metrics.items():
+        if not isinstance(value, list):
+            print(f"{key:>28}: {value:.4f}" if isinstance(value, float) else f"{key:>28}: {value}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(metrics, indent=2) + "\n")
+        print(f"written: {args.out}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.viz import save_samples
+
+    split_overrides(extra)
+    model, _ = _load_run(args.path)
+    print(f"written: {save_samples(model, args.n, args.out, seed=args.seed)}")
+    return 0
+
+
+def cmd_reconstruct(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.viz import save_reconstructions
+    from vaekit.viz.report import first_examples
+
+    model, config = _load_run(args.path)
+    x = first_examples(_eval_data(config, args, extra), args.n)
+    model.check_input(x)
+    print(f"written: {save_reconstructions(model, x, args.out)}")
+    return 0
+
+
+def cmd_traverse(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.evaluation import kl_per_dimension
+    from vaekit.viz import save_traversal
+    from vaekit.viz.report import first_examples
+
+    model, config = _load_run(args.path)
+    data = _eval_data(config, args, extra)
+    x = first_examples(data, 256)
+    kl = kl_per_dimension(model, x)
+    gif = Path(args.out).with_suffix(".gif") if args.gif else None
+    print(f"written: {save_traversal(model, x[args.index:args.index + 1], args.out, gif, kl)}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit import registry
+
+    tables = {"models": registry.MODELS, "datasets": registry.DATASETS,
+              "metrics": registry.METRICS, "networks": registry.NETWORKS,
+              "likelihoods": registry.LIKELIHOODS, "priors": registry.PRIORS}
+    for name, table in tables.items():
+        if args.what in (None, name):
+            print(f"{name}: {', '.join(table.names())}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.cli.demo import run_demo
+
+    run_demo(args.out, steps=args.steps, overrides=split_overrides(extra))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaekit", description="Variational autoencoders on PyTorch.",
+        epilog="Config overrides: any --section.key=value, e.g. --model.beta=4 --train.lr=1e-3",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train a model from a YAML/JSON config and/or overrides",
+                       description="Train a model. Overrides: --model.type=beta_vae "
+                       "--model.beta=4 --data.name=dsprites --train.max_steps=3000 ...")
+    p.add_argument("--config", "-c", help="experiment YAML/JSON file")
+    p.add_argument("--run-dir", help="output directory (same as --run_dir=...)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("evaluate", help="ELBO, IWAE NLL, active units, KL per dim of a model")
+    p.add_argument("path", help="run directory or model directory")
+    p.add_argument("--split", help="dataset split to evaluate (default: the run's validation)")
+    p.add_argument("--num-samples", type=int, default=1000, help="importance samples K")
+    p.add_argument("--max-examples", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the metrics as JSON here")
+    p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser("sample", help="decode prior samples into an image grid")
+    p.add_argument("path", help="run directory or model directory")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="samples.png")
+    p.set_defaults(fn=cmd_sample)
+
+    p = sub.add_parser("reconstruct", help="originals over reconstructions")
+    p.add_argument("path", help="run directory or model directory")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--split")
+    p.add_argument("--out", default="reconstructions.png")
+    p.set_defaults(fn=cmd_reconstruct)
+
+    p = sub.add_parser("traverse", help="latent traversal, one row per dimension ordered by KL")
+    p.add_argument("path", help="run directory or model directory")
+    p.add_argument("--index", type=int, default=0, help="which example to traverse from")
+    p.add_argument("--split")
+    p.add_argument("--gif", action="store_true", help="also write an animated GIF")
+    p.add_argument("--out", default="traversal.png")
+    p.set_defaults(fn=cmd_traverse)
+
+    p = sub.add_parser("list", help="registered models, datasets, metrics, networks, ...")
+    p.add_argument("what", nargs="?", choices=["models", "datasets", "metrics", "networks",
+                                               "likelihoods", "priors"])
+    p.set_defaults(fn=cmd_list)
+
+    p = sub.add_parser("demo", help="train a beta-VAE on procedural dSprites and write a report "
+                       "(no download; a few minutes on a laptop CPU)")
+    p.add_argument("--out", default="vaekit-demo", help="output folder")
+    p.add_argument("--steps", type=int, default=None, help="training steps (default 3000)")
+    p.set_defaults(fn=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    try:
+        return args.fn(args, extra)
+    except VaekitError as err:
+        print(f"vaekit {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vaekit: interrupted; the last checkpoint is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

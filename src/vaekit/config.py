@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -143,12 +144,25 @@ def from_dict(cls: type[T], data: Any, path: str = "") -> T:
     return obj
 
 
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 does not)."""
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
+
+
 def parse_value(text: str) -> Any:
     """Parse an override value the way YAML would: ``4`` -> 4, ``true`` -> True, ``[1,2]``."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value):
+        return float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string; users mean a float
+    return value
 
 
 def apply_overrides(data: dict, overrides: list[str] | dict[str, Any]) -> dict:
@@ -189,7 +203,7 @@ def load_file(path: str | Path) -> dict:
         raise ConfigError(f"config file not found: '{path}'")
     text = path.read_text()
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         kind = "JSON" if path.suffix == ".json" else "YAML"
         raise ConfigError(f"config file '{path}' is not valid {kind}: {err}") from None

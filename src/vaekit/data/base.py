@@ -58,8 +58,9 @@ class ArrayImageDataset(Dataset):
     def __getitem__(self, index: int) -> torch.Tensor:
         return self._to_float(self.images[index])
 
-    def __getitems__(self, indices: Sequence[int]) -> torch.Tensor:
-        return self._to_float(self.images[torch.as_tensor(indices)])
+    def __getitems__(self, indices: Sequence[int]) -> list[torch.Tensor]:
+        # One gather and one conversion for the whole batch; a list so that any collate works.
+        return list(self._to_float(self.images[torch.as_tensor(indices)]).unbind(0))
 
 
 class GroundTruthDataset(Dataset, ABC):
@@ -111,5 +112,6 @@ class GroundTruthDataset(Dataset, ABC):
     def __getitem__(self, index: int) -> torch.Tensor:
         return self.render(self.index_to_factors(index)[None])[0]
 
-    def __getitems__(self, indices: Sequence[int]) -> torch.Tensor:
-        return self.render(self.index_to_factors(np.asarray(indices)))
+    def __getitems__(self, indices: Sequence[int]) -> list[torch.Tensor]:
+        # One vectorised render for the whole batch; a list so that any collate works.
+        return list(self.render(self.index_to_factors(np.asarray(indices))).unbind(0))

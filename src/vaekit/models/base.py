@@ -20,7 +20,7 @@ from torch.distributions import Distribution
 
 from vaekit.config import check, from_dict
 from vaekit.distributions.posterior import DiagonalGaussianHead
-from vaekit.errors import ConfigError, ShapeError
+from vaekit.errors import CheckpointError, ConfigError, ShapeError
 from vaekit.registry import LIKELIHOODS, MODELS, NETWORKS, PRIORS
 
 
@@ -89,7 +89,7 @@ class BaseVAE(nn.Module):
         self.config = config
         data_shape = config.data_shape
         family = NETWORKS.get(config.network)
-        family.check(data_shape)
+        family.check(data_shape, **config.network_options)
         self.likelihood = _call_with_options(
             LIKELIHOODS.get(config.likelihood), "likelihood", config.likelihood, data_shape,
             **config.likelihood_options,
@@ -177,7 +177,10 @@ class BaseVAE(nn.Module):
 
         model = load_pretrained(directory, map_location)
         if not isinstance(model, cls):
-            raise ShapeError(f"'{directory}' holds a {type(model).__name__}, not a {cls.__name__}")
+            raise CheckpointError(
+                f"'{directory}' holds a {type(model).__name__}, not a {cls.__name__}; load it "
+                "with vaekit.checkpoint.load_pretrained or that class"
+            )
         return model
 
 

@@ -2,7 +2,8 @@
 
 A network family is a class registered in ``NETWORKS`` with three static methods:
 
-- ``check(data_shape)``: raise :class:`~vaekit.errors.ShapeError` naming the problem and a fix
+- ``check(data_shape, **options)``: raise :class:`~vaekit.errors.ShapeError` naming the problem
+  and a fix
   when the family cannot take data of this shape (called before anything is built);
 - ``encoder(data_shape, out_features, **options)``: ``x (B, *data_shape) -> (B, out_features)``;
 - ``decoder(latent_dim, data_shape, out_channels, **options)``:
@@ -26,7 +27,7 @@ class NetworkFamily:
     name = "network"
 
     @staticmethod
-    def check(data_shape: tuple[int, ...]) -> None:
+    def check(data_shape: tuple[int, ...], **options) -> None:
         raise NotImplementedError
 
     @staticmethod

@@ -33,7 +33,7 @@ class MLP(NetworkFamily):
     name = "mlp"
 
     @staticmethod
-    def check(data_shape: tuple[int, ...]) -> None:
+    def check(data_shape: tuple[int, ...], **options) -> None:
         if len(data_shape) == 0 or numel(data_shape) == 0:
             raise ShapeError(f"network 'mlp' needs a non-empty data shape, got {data_shape}")
 

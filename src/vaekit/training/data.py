@@ -95,47 +95,42 @@ def make_loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int =
 
 
 class ResumableBatchSampler(Sampler[list[int]]):
-    """Seeded shuffled batches whose order depends only on (seed, epoch), and that can start
-    mid-epoch, so a resumed run sees exactly the batches an uninterrupted run would."""
+    """Seeded shuffled batches whose order depends only on (seed, epoch), starting wherever the
+    run is: each pass reads the number of batches trained so far from ``progress`` and starts at
+    that epoch and offset. A resumed run therefore sees exactly the batches an uninterrupted run
+    would, whatever Lightning's own epoch bookkeeping says after a mid-epoch stop."""
 
-    def __init__(self, size: int, batch_size: int, seed: int, drop_last: bool = True) -> None:
+    def __init__(self, size: int, batch_size: int, seed: int, progress: Callable[[], int],
+                 drop_last: bool = True) -> None:
         self.size, self.batch_size, self.seed, self.drop_last = size, batch_size, seed, drop_last
-        self.epoch = 0
-        self.skip = 0
+        self.progress = progress
 
     def __len__(self) -> int:
         full, rest = divmod(self.size, self.batch_size)
         return full + (rest > 0 and not self.drop_last)
 
-    def resume_at(self, batches_seen: int) -> None:
-        self.epoch, self.skip = divmod(batches_seen, max(len(self), 1))
-
     def __iter__(self) -> Iterator[list[int]]:
-        # Each pass is the next epoch; the sampler counts them itself because Lightning only
-        # calls set_epoch on samplers, not on batch samplers.
-        generator = torch.Generator().manual_seed(self.seed + 7919 * self.epoch)
+        epoch, start = divmod(int(self.progress()), max(len(self), 1))
+        generator = torch.Generator().manual_seed(self.seed + 7919 * epoch)
         order = torch.randperm(self.size, generator=generator).tolist()
-        start, self.skip = self.skip, 0
-        self.epoch += 1
         for b in range(start, len(self)):
             yield order[b * self.batch_size:(b + 1) * self.batch_size]
 
 
 class ResumableLoader(DataLoader):
-    """A DataLoader that Lightning treats as stateful: its state is the number of training
-    batches consumed (read from ``progress``), from which the sampler restarts mid-epoch."""
+    """A DataLoader over a :class:`ResumableBatchSampler`. It has ``state_dict`` so Lightning
+    treats it as resumable; the position itself comes from the sampler's ``progress``."""
 
     def __init__(self, dataset: Dataset, sampler: ResumableBatchSampler,
-                 progress: Callable[[], int], num_workers: int = 0) -> None:
+                 num_workers: int = 0) -> None:
         # An own generator keeps the loader from drawing its worker seed from the global RNG,
         # which would shift the model's sampling noise after a resume.
         super().__init__(dataset, batch_sampler=sampler, collate_fn=collate,
                          num_workers=num_workers, persistent_workers=num_workers > 0,
                          generator=torch.Generator().manual_seed(sampler.seed))
-        self.progress = progress
 
     def state_dict(self) -> dict[str, int]:
-        return {"batches_seen": int(self.progress())}
+        return {"batches_seen": int(self.batch_sampler.progress())}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
-        self.batch_sampler.resume_at(int(state.get("batches_seen", 0)))
+        """Nothing to do: the sampler reads the restored training progress."""

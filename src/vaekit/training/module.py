@@ -71,6 +71,8 @@ class VAEModule(L.LightningModule):
             prefix = "train/" if len(self.group_names) == 1 else f"train/{name}/"
             logged.update({prefix + k: v.detach() for k, v in terms.items()})
         self.batches_seen += 1
+        if self.batches_seen >= self.train_config.max_steps:
+            self.trainer.should_stop = True
         if self.batches_seen % self.train_config.log_every == 0 or self.batches_seen == 1:
             logged["train/kl_weight"] = torch.tensor(ctx.kl_weight)
             self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
@@ -89,6 +91,15 @@ class VAEModule(L.LightningModule):
         return True
 
     # -------------------------------------------------------------------------- validation
+    def on_validation_epoch_start(self) -> None:
+        # Validation draws its noise from a fixed seed and gives the training RNG back untouched,
+        # so when (or whether) validation runs never changes the training trajectory.
+        self._train_rng_state = torch.get_rng_state()
+        torch.manual_seed(self.train_config.seed)
+
+    def on_validation_epoch_end(self) -> None:
+        torch.set_rng_state(self._train_rng_state)
+
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         ctx = LossContext(step=self.batches_seen)
         terms = self.model.loss(batch, ctx, group=self.group_names[0])

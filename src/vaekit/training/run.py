@@ -152,6 +152,8 @@ _QUIET = (
     r".*isinstance\(treespec, LeafSpec\).*",
     r".*does not have many workers.*",
     r".*Experiment logs directory .* exists and is not empty.*",
+    r".*was called without a model.*",
+    r".*there is no last checkpoint available.*",
 )
 
 
@@ -189,7 +191,10 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
 
     ckpt_dir = run_dir / CHECKPOINT_DIR
     trainer = L.Trainer(
-        max_steps=cfg.max_steps * n_groups,  # Lightning counts optimiser steps
+        # VAEModule stops at cfg.max_steps training batches itself: Lightning's max_steps counts
+        # optimiser steps, which differ with several optimisers or skipped non-finite steps.
+        max_steps=-1,
+        max_epochs=-1,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
@@ -214,9 +219,9 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
         default_root_dir=run_dir,
     )
     if trainer.world_size == 1:
-        sampler = ResumableBatchSampler(len(train_set), cfg.batch_size, cfg.seed)
-        train_loader = ResumableLoader(train_set, sampler, lambda: module.batches_seen,
-                                       config.data.num_workers)
+        sampler = ResumableBatchSampler(len(train_set), cfg.batch_size, cfg.seed,
+                                        progress=lambda: module.batches_seen)
+        train_loader = ResumableLoader(train_set, sampler, config.data.num_workers)
     else:  # Lightning shards a plain shuffled loader with a DistributedSampler
         train_loader = make_loader(train_set, cfg.batch_size, shuffle=True, seed=cfg.seed,
                                    num_workers=config.data.num_workers, drop_last=True)

@@ -1,0 +1,37 @@
+"""Shared fixtures: a tiny registered dataset for engine tests, and the real-data root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vaekit.data.base import ArrayImageDataset
+from vaekit.registry import DATASETS
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@DATASETS.register("test_blobs")
+def _test_blobs(split: str = "train", n: int = 256, size: int = 8) -> ArrayImageDataset:
+    """Binary 8x8 images of a filled square at a random place (structure a VAE can learn)."""
+    rng = np.random.default_rng({"train": 0, "test": 1}.get(split, 2))
+    images = np.zeros((n, 1, size, size), dtype=np.uint8)
+    for i, (r, c) in enumerate(rng.integers(0, size - 2, (n, 2))):
+        images[i, 0, r:r + 3, c:c + 3] = 1
+    return ArrayImageDataset(images, binary=True, name="test_blobs")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real-data folder (VAEKIT_DATA, default ../shared/data); skips if it is absent."""
+    from vaekit.data.paths import data_root
+
+    root = data_root().resolve()
+    if not root.is_dir():
+        pytest.skip(f"real data folder {root} is absent (set VAEKIT_DATA)")
+    os.environ.setdefault("VAEKIT_DATA", str(root))
+    return root

@@ -153,6 +153,7 @@ _QUIET = (
     r".*does not have many workers.*",
     r".*Experiment logs directory .* exists and is not empty.*",
     r".*was called without a model.*",
+    r".*smaller than the logging interval.*",
     r".*there is no last checkpoint available.*",
 )
 

@@ -41,6 +41,8 @@ class ArrayImageDataset(Dataset):
             if not np.isfinite(images).all():
                 raise DataError(f"{name}: images contain NaN or Inf values")
         self.images = torch.from_numpy(np.ascontiguousarray(images))
+        if labels is not None and len(labels) != len(images):
+            raise DataError(f"{name}: {len(labels)} labels for {len(images)} images")
         self.labels = None if labels is None else np.asarray(labels)
         self.scale = 1.0 if (binary or images.dtype != np.uint8) else 1.0 / 255.0
         self.name = name
@@ -110,7 +112,9 @@ class GroundTruthDataset(Dataset, ABC):
         return int(np.prod(self.factor_sizes))
 
     def __getitem__(self, index: int) -> torch.Tensor:
-        return self.render(self.index_to_factors(index)[None])[0]
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} factor combinations")
+        return self.render(self.index_to_factors(index % len(self))[None])[0]
 
     def __getitems__(self, indices: Sequence[int]) -> list[torch.Tensor]:
         # One vectorised render for the whole batch; a list so that any collate works.

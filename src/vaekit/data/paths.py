@@ -17,8 +17,19 @@ DEFAULT_DATA_DIR = "../shared/data"
 
 
 def data_root() -> Path:
-    """The directory that holds one sub-folder per dataset."""
-    return Path(os.environ.get(DATA_ENV, DEFAULT_DATA_DIR)).expanduser()
+    """The directory that holds one sub-folder per dataset.
+
+    ``$VAEKIT_DATA`` if set; else ``../shared/data`` from the current directory, or, when that
+    does not exist, from the source checkout (so tests work from any directory).
+    """
+    if DATA_ENV in os.environ:
+        return Path(os.environ[DATA_ENV]).expanduser()
+    default = Path(DEFAULT_DATA_DIR)
+    if default.is_dir():
+        return default
+    checkout = Path(__file__).resolve().parents[3]  # src/vaekit/data/paths.py -> checkout
+    beside_checkout = checkout / DEFAULT_DATA_DIR
+    return beside_checkout if beside_checkout.is_dir() else default
 
 
 def dataset_dir(name: str, root: str | os.PathLike | None = None) -> Path:

@@ -37,6 +37,7 @@ def run_demo(out: str | Path = "vaekit-demo", steps: int | None = None,
     _, val_set = train_val_datasets(config.data, config.train.seed)
     metrics = write_report(result.model, val_set, out / "report",
                            metrics_csv=out / LOG_DIR / "metrics.csv",
+                           num_importance_samples=100, max_examples=500,
                            extra={"train_seconds": round(result.seconds, 1),
                                   "train_steps": result.steps})
     print(f"vaekit demo: done in {time.perf_counter() - start:.0f} s. "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -160,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vaekit", description="Variational autoencoders on PyTorch.",
         epilog="Config overrides: any --section.key=value, e.g. --model.beta=4 --train.lr=1e-3",
     )
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="show PyTorch Lightning's informational messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train", help="train a model from a YAML/JSON config and/or overrides",
@@ -218,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if not args.verbose:  # Lightning's start-up chatter (accelerators, tips) is noise here
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     try:
         return args.fn(args, extra)
     except VaekitError as err:

@@ -13,6 +13,7 @@ def test_readme_python_example_runs(tmp_path, monkeypatch):
     assert '"train.max_steps": 3000' in code
     code = code.replace('"train.max_steps": 3000',
                         '"train.max_steps": 5, "train.progress_bar": False')
+    code = code.replace("num_samples=500", "num_samples=20")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, str(README), "exec"), {})
     assert (tmp_path / "traversal.png").stat().st_size > 0

@@ -123,3 +123,31 @@ def test_free_bits_raise_the_kl(tmp_path):
     floored = train(config(tmp_path, "b", "train.max_steps=40", "train.val_every=40",
                            "train.free_bits=2.0"))
     assert floored.metrics["val/kl"] > plain.metrics["val/kl"]
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint at all", b"PK\x03\x04truncated"])
+def test_resume_from_corrupt_checkpoint_is_a_clear_error(tmp_path, content):
+    from vaekit.errors import CheckpointError
+
+    train(config(tmp_path, "a", "train.max_steps=3"))
+    (tmp_path / "a" / "checkpoints" / "last.ckpt").write_bytes(content)
+    with pytest.raises(CheckpointError, match="corrupt, truncated or foreign"):
+        train(config(tmp_path, "a", "train.max_steps=6"), resume=True)
+
+
+def test_training_checkpoint_with_code_is_refused(tmp_path):
+    """A pickle that would run code on load is rejected by the restricted unpickler."""
+    import pickle
+
+    from vaekit.errors import CheckpointError
+    from vaekit.training.checkpoint_io import load_training_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Evil()}, path)
+    assert pickle.dumps(Evil())  # the file really holds a code-running pickle
+    with pytest.raises(CheckpointError):
+        load_training_checkpoint(path)

@@ -25,9 +25,10 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """A name -> object mapping with helpful errors for unknown names."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, check: Callable[[str, T], None] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._check = check
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name`` (lower-case, unique)."""
@@ -36,6 +37,8 @@ class Registry(Generic[T]):
             key = name.lower()
             if key in self._entries and self._entries[key] is not obj:
                 raise RegistryError(f"{self.kind} '{key}' is already registered")
+            if self._check is not None:
+                self._check(key, obj)
             self._entries[key] = obj
             return obj
 
@@ -69,7 +72,17 @@ class Registry(Generic[T]):
         return iter(self.names())
 
 
-MODELS: Registry[Any] = Registry("model")
+def _check_model(name: str, cls: Any) -> None:
+    """A model's config must name the model, so configs and checkpoints rebuild the right class."""
+    config_type = getattr(getattr(cls, "config_class", None), "config_type", None)
+    if config_type != name:
+        raise RegistryError(
+            f"model '{name}': its config_class must set config_type = '{name}' "
+            f"(found {config_type!r}); give each model its own config dataclass"
+        )
+
+
+MODELS: Registry[Any] = Registry("model", check=_check_model)
 NETWORKS: Registry[Any] = Registry("network")
 PRIORS: Registry[Any] = Registry("prior")
 LIKELIHOODS: Registry[Any] = Registry("likelihood")

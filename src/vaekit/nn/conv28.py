@@ -15,8 +15,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from vaekit.errors import ConfigError, ShapeError
-from vaekit.nn.base import NetworkFamily, Reshape, require_image
+from vaekit.errors import ShapeError
+from vaekit.nn.base import NetworkFamily, require_image
+from vaekit.nn.conv_blocks import check_conv_options, conv_encoder, deconv_decoder
 from vaekit.registry import NETWORKS
 
 SIZES = (28, 32)
@@ -24,16 +25,8 @@ DEFAULT_CHANNELS = (32, 64)
 DEFAULT_HIDDEN = 256
 
 
-def _check_options(hidden: int, channels: Sequence[int]) -> tuple[int, int]:
-    channels = tuple(int(c) for c in channels)
-    if int(hidden) <= 0:
-        raise ConfigError(f"network 'conv28': hidden must be positive, got {hidden}")
-    if len(channels) != 2 or any(c <= 0 for c in channels):
-        raise ConfigError(
-            f"network 'conv28': channels must be two positive widths (one per stride-2 conv), "
-            f"got {list(channels)}"
-        )
-    return channels  # type: ignore[return-value]
+def _check_options(hidden: int, channels: Sequence[int]) -> tuple[int, ...]:
+    return check_conv_options("conv28", hidden, channels, range(2, 3))
 
 
 @NETWORKS.register("conv28")
@@ -66,18 +59,9 @@ class Conv28(NetworkFamily):
         channels: Sequence[int] = DEFAULT_CHANNELS,
     ) -> nn.Module:
         Conv28.check(data_shape)
-        c1, c2 = _check_options(hidden, channels)
-        side = int(data_shape[1]) // 4
-        return nn.Sequential(
-            nn.Conv2d(int(data_shape[0]), c1, kernel_size=4, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, kernel_size=4, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Flatten(),
-            nn.Linear(c2 * side * side, int(hidden)),
-            nn.ReLU(),
-            nn.Linear(int(hidden), out_features),
-        )
+        widths = _check_options(hidden, channels)
+        return conv_encoder(int(data_shape[0]), widths, int(data_shape[1]) // 4, int(hidden),
+                            out_features)
 
     @staticmethod
     def decoder(
@@ -88,16 +72,6 @@ class Conv28(NetworkFamily):
         channels: Sequence[int] = DEFAULT_CHANNELS,
     ) -> nn.Module:
         Conv28.check(data_shape)
-        c1, c2 = _check_options(hidden, channels)
-        side = int(data_shape[1]) // 4
-        return nn.Sequential(
-            nn.Linear(latent_dim, int(hidden)),
-            nn.ReLU(),
-            nn.Linear(int(hidden), c2 * side * side),
-            nn.ReLU(),
-            Reshape(c2, side, side),
-            nn.ConvTranspose2d(c2, c1, kernel_size=4, stride=2, padding=1),
-            nn.ReLU(),
-            # No activation: the likelihood interprets these as its parameters.
-            nn.ConvTranspose2d(c1, out_channels, kernel_size=4, stride=2, padding=1),
-        )
+        widths = _check_options(hidden, channels)
+        return deconv_decoder(latent_dim, widths, int(data_shape[1]) // 4, int(hidden),
+                              out_channels)

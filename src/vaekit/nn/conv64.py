@@ -20,8 +20,9 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from vaekit.errors import ConfigError, ShapeError
-from vaekit.nn.base import NetworkFamily, Reshape, require_image
+from vaekit.errors import ShapeError
+from vaekit.nn.base import NetworkFamily, require_image
+from vaekit.nn.conv_blocks import check_conv_options, conv_encoder, deconv_decoder
 from vaekit.registry import NETWORKS
 
 IMAGE_SIZE = 64
@@ -30,16 +31,8 @@ DEFAULT_HIDDEN = 256
 
 
 def _check_options(hidden: int, channels: Sequence[int]) -> tuple[int, ...]:
-    channels = tuple(int(c) for c in channels)
-    if int(hidden) <= 0:
-        raise ConfigError(f"network 'conv64': hidden must be positive, got {hidden}")
     # Each conv halves the side, so at most 6 of them fit in 64 pixels (64 = 2**6).
-    if not 1 <= len(channels) <= 6 or any(c <= 0 for c in channels):
-        raise ConfigError(
-            f"network 'conv64': channels must be 1 to 6 positive widths (one per stride-2 conv), "
-            f"got {list(channels)}"
-        )
-    return channels
+    return check_conv_options("conv64", hidden, channels, range(1, 7))
 
 
 @NETWORKS.register("conv64")
@@ -74,21 +67,8 @@ class Conv64(NetworkFamily):
     ) -> nn.Module:
         Conv64.check(data_shape)
         widths = _check_options(hidden, channels)
-        side = IMAGE_SIZE >> len(widths)
-        layers: list[nn.Module] = []
-        n_in = int(data_shape[0])
-        for n_out in widths:
-            # kernel 4, stride 2, padding 1 halves the side exactly (TF's "same" padding in
-            # disentanglement_lib gives the same output sizes).
-            layers += [nn.Conv2d(n_in, n_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
-            n_in = n_out
-        layers += [
-            nn.Flatten(),
-            nn.Linear(n_in * side * side, int(hidden)),
-            nn.ReLU(),
-            nn.Linear(int(hidden), out_features),
-        ]
-        return nn.Sequential(*layers)
+        return conv_encoder(int(data_shape[0]), widths, IMAGE_SIZE >> len(widths), int(hidden),
+                            out_features)
 
     @staticmethod
     def decoder(
@@ -100,21 +80,5 @@ class Conv64(NetworkFamily):
     ) -> nn.Module:
         Conv64.check(data_shape)
         widths = _check_options(hidden, channels)
-        side = IMAGE_SIZE >> len(widths)
-        # Mirror of the encoder: the transposed convs run from the last width back to the first,
-        # then to out_channels (64, 32, 32, out for the default widths).
-        up_widths = [*reversed(widths[:-1]), out_channels]
-        layers: list[nn.Module] = [
-            nn.Linear(latent_dim, int(hidden)),
-            nn.ReLU(),
-            nn.Linear(int(hidden), widths[-1] * side * side),
-            nn.ReLU(),
-            Reshape(widths[-1], side, side),
-        ]
-        n_in = widths[-1]
-        for i, n_out in enumerate(up_widths):
-            layers.append(nn.ConvTranspose2d(n_in, n_out, kernel_size=4, stride=2, padding=1))
-            if i < len(up_widths) - 1:  # no activation on the likelihood parameters
-                layers.append(nn.ReLU())
-            n_in = n_out
-        return nn.Sequential(*layers)
+        return deconv_decoder(latent_dim, widths, IMAGE_SIZE >> len(widths), int(hidden),
+                              out_channels)

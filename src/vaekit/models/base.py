@@ -143,6 +143,11 @@ class BaseVAE(nn.Module):
         """Parameter groups, one optimiser each, stepped in this order every training step."""
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 
+    def optimizer_options(self, group: str) -> dict[str, Any]:
+        """Adam settings for one group (``lr``, ``betas``, ``weight_decay``) that differ from
+        the trainer's; e.g. FactorVAE's discriminator uses its paper's lr and betas."""
+        return {}
+
     def loss(self, x: torch.Tensor, ctx: LossContext | None = None, group: str = "model"
              ) -> dict[str, torch.Tensor]:
         raise NotImplementedError

@@ -36,12 +36,11 @@ class VAEModule(L.LightningModule):
     # -------------------------------------------------------------------------- optimisers
     def configure_optimizers(self):
         cfg = self.train_config
-        optimizers = [
-            torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas),
-                             weight_decay=cfg.weight_decay)
-            for params in self.model.optimizer_groups().values()
+        defaults = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
+        return [
+            torch.optim.Adam(params, **{**defaults, **self.model.optimizer_options(name)})
+            for name, params in self.model.optimizer_groups().items()
         ]
-        return optimizers
 
     def loss_context(self) -> LossContext:
         cfg = self.train_config

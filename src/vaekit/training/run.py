@@ -132,8 +132,12 @@ def _loggers(train: TrainConfig, run_dir: Path) -> list:
     return [makers[name]() for name in train.loggers]
 
 
-def prepare_model(config: ExperimentConfig, data_shape: tuple[int, ...]) -> BaseVAE:
-    """Build the model, taking ``data_shape`` from the data when the config leaves it empty."""
+def prepare_model(config: ExperimentConfig, data_shape: tuple[int, ...],
+                  dataset_size: int | None = None) -> BaseVAE:
+    """Build the model, taking ``data_shape`` (and ``dataset_size``, for models whose
+    estimators need it, e.g. beta-TCVAE) from the data when the config leaves them empty."""
+    if dataset_size is not None and getattr(config.model, "dataset_size", 0) is None:
+        config.model.dataset_size = dataset_size
     if config.model.data_shape is None:
         config.model.data_shape = data_shape
     elif tuple(config.model.data_shape) != tuple(data_shape):
@@ -181,7 +185,7 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     train_set, val_set = train_val_datasets(config.data, cfg.seed)
-    model = prepare_model(config, data_shape_of(train_set))
+    model = prepare_model(config, data_shape_of(train_set), len(train_set))
     module = VAEModule(model, cfg)
     n_groups = len(module.group_names)
 

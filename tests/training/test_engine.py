@@ -151,3 +151,9 @@ def test_training_checkpoint_with_code_is_refused(tmp_path):
     assert pickle.dumps(Evil())  # the file really holds a code-running pickle
     with pytest.raises(CheckpointError):
         load_training_checkpoint(path)
+
+
+def test_wall_clock_budget_stops_training(tmp_path):
+    result = train(config(tmp_path, "a", "train.max_steps=1000000", "train.max_minutes=0.05"))
+    assert 0 < result.steps < 1000000
+    assert result.seconds < 30

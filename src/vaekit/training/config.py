@@ -47,6 +47,7 @@ class TrainConfig:
     """Optimisation and engine settings (PyTorch Lightning underneath)."""
 
     max_steps: int = 3000
+    max_minutes: float | None = None  # wall-clock budget; training stops at whichever comes first
     batch_size: int = 64
     lr: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)
@@ -77,6 +78,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check(self.max_steps > 0, f"train.max_steps must be positive, got {self.max_steps}")
+        check(self.max_minutes is None or self.max_minutes > 0,
+              "train.max_minutes must be positive")
         check(self.batch_size > 0, f"train.batch_size must be positive, got {self.batch_size}")
         check(self.lr > 0, f"train.lr must be positive, got {self.lr}")
         check(self.grad_clip is None or self.grad_clip > 0, "train.grad_clip must be positive")

@@ -200,6 +200,7 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
         # optimiser steps, which differ with several optimisers or skipped non-finite steps.
         max_steps=-1,
         max_epochs=-1,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes is not None else None,
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,

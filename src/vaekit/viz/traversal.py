@@ -96,8 +96,12 @@ def save_traversal(
     values: Sequence[float] | torch.Tensor | None = None,
     padding: int = 2,
     duration_ms: int = 150,
+    dim_names: Sequence[str] | None = None,
 ) -> Path:
     """Write a labelled PNG with one row per latent dimension, highest KL first.
+
+    ``dim_names`` (one per latent) adds what each dimension captures to its row label, e.g. the
+    ground-truth factor it is most informative about, or "inactive".
 
     ``kl_per_dim`` (nats, one per latent) sets the order and the labels; when omitted it is the
     mean KL over ``x`` (so pass a batch for a representative order; the traversal itself starts
@@ -114,7 +118,8 @@ def save_traversal(
     images = latent_traversal(model, x, order, values)  # (D, n, C, H, W)
     n, height = images.shape[1], images.shape[3]
     grid = make_grid(images.flatten(0, 1), nrow=n, padding=padding)
-    labels = [f"z{d}  {kl[d]:.2f} nats" for d in order]
+    labels = [f"z{d}  {kl[d]:.2f} nats" + (f"  {dim_names[d]}" if dim_names else "")
+              for d in order]
     canvas = label_rows(grid, labels, height, padding)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

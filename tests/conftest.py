@@ -12,7 +12,9 @@ import torch
 from vaekit.data.base import ArrayImageDataset
 from vaekit.registry import DATASETS
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# One thread: the tests use tiny tensors, and on a shared 2-core machine OpenMP's spinning
+# threads make them many times slower.
+torch.set_num_threads(1)
 
 
 @DATASETS.register("test_blobs")

@@ -12,9 +12,11 @@ from vaekit.models import BaseVAE, LossContext, build_model
 from vaekit.registry import MODELS
 
 SHAPE = [1, 8, 8]
+NEEDS = {"beta_tcvae": {"dataset_size": 64}}  # settings a model cannot run without
 
 
 def config(model_type: str, **extra) -> dict:
+    extra = {**NEEDS.get(model_type, {}), **extra}
     return {"type": model_type, "network": "mlp", "data_shape": SHAPE, "latent_dim": 3,
             "network_options": {"hidden": [16]}, **extra}
 

@@ -3,8 +3,10 @@
 from vaekit.data import (  # noqa: F401  (imported for their @DATASETS.register side effect)
     binarized_mnist,
     dsprites,
+    dsprites_variants,
     idx,
     image_folder,
+    shapes3d,
     sklearn_digits,
 )
 from vaekit.data.base import ArrayImageDataset, GroundTruthDataset

@@ -4,6 +4,7 @@ Importing this package registers the scalar evaluations in :data:`vaekit.registr
 (``elbo``, ``iwae_nll``, ``active_units``, ``kl_per_dim``, ``reconstruction_error``).
 """
 
+from vaekit.evaluation import disentanglement  # noqa: F401  (registers the metrics)
 from vaekit.evaluation.latents import (
     ActiveUnits,
     active_units,

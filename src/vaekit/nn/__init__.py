@@ -2,5 +2,6 @@
 
 from vaekit.nn import conv28, conv64, mlp, resnet  # noqa: F401  (registration)
 from vaekit.nn.base import NetworkFamily
+from vaekit.nn.discriminator import FactorDiscriminator, permute_dims
 
-__all__ = ["NetworkFamily"]
+__all__ = ["FactorDiscriminator", "NetworkFamily", "permute_dims"]

@@ -1,0 +1,179 @@
+"""Question: how disentangled are vaekit's models on dSprites after a fixed CPU budget?
+
+Protocol (printed and stored with the results):
+- data: procedural dSprites (737,280 64x64 binary images, the original factor grid);
+- nets: the standard 64x64 conv encoder/decoder (4 conv 4x4 s2: 32,32,64,64; FC 256), z = 10,
+  Bernoulli likelihood, Adam lr 5e-4 (Locatello et al. 2019 use 1e-4 for 300k steps; the
+  short budget here needs a larger step), batch 64;
+- models: VAE, beta-VAE (beta 4), beta-TCVAE (beta 6), FactorVAE (gamma 35), DIP-VAE-I
+  (lambda_od 10) with their defaults otherwise; ``--seeds`` seeds each;
+- budget: ``--steps`` training steps per run (the same for every model, so the result does not
+  depend on how loaded the machine is), one thread per run, ``--workers`` runs at a time; the
+  wall-clock minutes of each run are reported;
+- metrics: the full suite with disentanglement_lib's defaults (10,000 train / 5,000 eval points,
+  seeded), on the means of q(z|x), except the BetaVAE and FactorVAE scores, which use 1,000 train
+  / 500 eval points: at the defaults they render and encode 1.9M and 1.0M images, about 47 and
+  26 minutes per model on this machine.
+
+Run:  python benchmarks/disentanglement.py             (about 45 min on 2 cores)
+      python benchmarks/disentanglement.py --quick     (a smoke run)
+Writes benchmarks/results/disentanglement.json; ``python benchmarks/update_readme.py`` puts the
+table into the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).parent / "results"
+MODELS = {
+    "vae": ["model.type=vae"],
+    "beta_vae": ["model.type=beta_vae", "model.beta=4"],
+    "beta_tcvae": ["model.type=beta_tcvae"],
+    "factor_vae": ["model.type=factor_vae"],
+    "dip_vae": ["model.type=dip_vae"],
+}
+METRICS = ["beta_vae_score", "factor_vae_score", "mig", "dci", "sap",
+           "modularity_explicitness", "irs", "mig_chen"]
+HEADLINE = {"mig": "MIG", "factor_vae_score": "FactorVAE", "dci.disentanglement": "DCI-D",
+            "beta_vae_score": "BetaVAE", "sap": "SAP", "modularity": "Modularity",
+            "explicitness": "Explicitness", "irs": "IRS", "mig_chen": "MIG (Chen)"}
+# Reduced sizes for the two intervention-based scores (see the protocol above).
+BENCH_METRIC_OPTIONS = {
+    "beta_vae_score": {"num_train": 1000, "num_eval": 500},
+    "factor_vae_score": {"num_train": 1000, "num_eval": 500},
+}
+GOALS = {"mig": 0.35, "factor_vae_score": 0.85, "dci.disentanglement": 0.6}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=3000, help="training steps per run")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--models", nargs="*", default=list(MODELS))
+    p.add_argument("--quick", action="store_true", help="30 steps, 1 seed, small metrics")
+    p.add_argument("--out", default=str(RESULTS / "disentanglement.json"))
+    return p.parse_args()
+
+
+def flatten(prefix: str, value, out: dict) -> None:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            flatten(f"{prefix}.{key}" if prefix else key, sub, out)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        out[prefix] = float(value)
+
+
+def run_one(job: dict) -> dict:
+    import torch
+
+    torch.set_num_threads(1)
+    from vaekit.data.dsprites import DSprites
+    from vaekit.registry import METRICS as METRIC_REGISTRY
+    from vaekit.training import load_experiment, train
+
+    run_name = f"{job['model']}-s{job['seed']}"
+    config = load_experiment(None, [
+        *MODELS[job["model"]], "model.network=conv64", "model.latent_dim=10",
+        "data.name=dsprites", "data.val_size=500", f"train.max_steps={job['steps']}",
+        "train.batch_size=64", "train.lr=5e-4",
+        f"train.seed={job['seed']}", "train.threads=1", "train.val_every=1000",
+        "train.checkpoint_every=1000", "train.progress_bar=false", "train.loggers=[csv]",
+        f"run_dir={RESULTS / 'runs' / 'disentanglement' / run_name}",
+    ])
+    result = train(config, overwrite=True)
+    dataset = DSprites()
+    row = {"model": job["model"], "seed": job["seed"], "steps": result.steps,
+           "train_minutes": round(result.seconds / 60, 2)}
+    for name in METRICS:
+        start = time.perf_counter()
+        values = METRIC_REGISTRY.get(name)(result.model, dataset, seed=job["seed"],
+                                           **job["metric_options"].get(name, {}))
+        flat: dict = {}
+        flatten(name, values, flat)
+        row.update({k: v for k, v in flat.items() if not k.endswith("importance_matrix")})
+        row[f"seconds.{name}"] = round(time.perf_counter() - start, 1)
+    print(json.dumps({k: row[k] for k in ("model", "seed", "steps")}), flush=True)
+    return row
+
+
+def summarise(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
+    table: dict[str, dict[str, list[float]]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, float) and not key.startswith("seconds"):
+                table.setdefault(row["model"], {}).setdefault(key, []).append(value)
+    return {model: {k: [float(np.mean(v)), float(np.std(v))] for k, v in cols.items()}
+            for model, cols in table.items()}
+
+
+def main() -> None:
+    args = parse_args()
+    metric_options: dict = BENCH_METRIC_OPTIONS
+    if args.quick:
+        args.steps, args.seeds = 30, 1
+        small = {"num_train": 500, "num_eval": 300}
+        metric_options = {"beta_vae_score": small, "factor_vae_score":
+                          {**small, "num_variance_estimate": 500},
+                          "mig": {"num_train": 500}, "dci": {"num_train": 500, "num_test": 300},
+                          "sap": {"num_train": 500, "num_test": 300},
+                          "modularity_explicitness": {"num_train": 500, "num_test": 300},
+                          "irs": {"num_train": 500}, "mig_chen": {"max_points": 2000}}
+    jobs = [{"model": m, "seed": s, "steps": args.steps, "metric_options": metric_options}
+            for s in range(args.seeds) for m in args.models]
+    start = time.perf_counter()
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        rows = list(pool.map(run_one, jobs))
+    summary = summarise(rows)
+    best = max(summary, key=lambda m: summary[m].get("mig", [0])[0])
+    report = {
+        "question": "disentanglement metrics of 5 models on procedural dSprites, fixed budget",
+        "protocol": {
+            "data": "procedural dSprites (737,280 images, original grid)",
+            "nets": "conv64 (32,32,64,64; FC 256), z=10, Bernoulli, Adam lr 5e-4, batch 64",
+            "steps_per_run": args.steps, "seeds": args.seeds,
+            "threads_per_run": 1, "parallel_runs": args.workers,
+            "metrics": ("reduced sizes (--quick)" if args.quick else
+                        "disentanglement_lib defaults; BetaVAE/FactorVAE scores 1,000/500 points"),
+            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+            "wall_minutes": round((time.perf_counter() - start) / 60, 1),
+        },
+        "goals": GOALS, "best_model_by_mig": best,
+        "goals_met": {k: summary[best].get(k, [0])[0] >= v for k, v in GOALS.items()},
+        "summary": summary, "runs": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown_table(report))
+    print(f"written: {args.out}")
+
+
+def markdown_table(report: dict) -> str:
+    columns = [k for k in HEADLINE if any(k in s for s in report["summary"].values())]
+    lines = ["| model | train min | " + " | ".join(HEADLINE[c] for c in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for model, stats in report["summary"].items():
+        cells = [f"{stats[c][0]:.3f} ± {stats[c][1]:.3f}" for c in columns]
+        lines.append(f"| {model} | {stats['train_minutes'][0]:.1f} | " + " | ".join(cells)
+                     + " |")
+    p = report["protocol"]
+    met = ", ".join(f"{HEADLINE[k]} >= {v}: {'met' if report['goals_met'][k] else 'NOT met'}"
+                    for k, v in report["goals"].items())
+    lines += ["", f"Mean ± std over {p['seeds']} seeds. Protocol: {p['data']}; {p['nets']}; "
+              f"{p['steps_per_run']} training steps per run on 1 thread "
+              f"({p['parallel_runs']} runs in parallel); metrics: {p['metrics']}. "
+              f"Goals for the best model ({report['best_model_by_mig']}): {met}."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -61,6 +61,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--models", nargs="*", default=list(MODELS))
     p.add_argument("--quick", action="store_true", help="30 steps, 1 seed, small metrics")
+    p.add_argument("--reuse", action="store_true",
+                   help="score finished runs of the same protocol instead of retraining them")
+    p.add_argument("--train-only", action="store_true", help="train (or reuse) and stop")
     p.add_argument("--out", default=str(RESULTS / "disentanglement.json"))
     return p.parse_args()
 
@@ -77,6 +80,7 @@ def run_one(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
+    from vaekit.checkpoint import load_pretrained
     from vaekit.data.dsprites import DSprites
     from vaekit.registry import METRICS as METRIC_REGISTRY
     from vaekit.training import load_experiment, train
@@ -90,13 +94,23 @@ def run_one(job: dict) -> dict:
         "train.checkpoint_every=1000", "train.progress_bar=false", "train.loggers=[csv]",
         f"run_dir={RESULTS / 'runs' / 'disentanglement' / run_name}",
     ])
-    result = train(config, overwrite=True)
+    run_dir = Path(config.run_dir)
+    if job["reuse"] and _finished(run_dir, job["steps"]):
+        # A finished run of the same protocol: score it again without retraining.
+        meta = json.loads((run_dir / "run.json").read_text())
+        model, steps, seconds = load_pretrained(run_dir / "model"), meta["steps"], \
+            meta["train_seconds"]
+    else:
+        result = train(config, overwrite=True)
+        model, steps, seconds = result.model, result.steps, result.seconds
+    if job["train_only"]:
+        return {"model": job["model"], "seed": job["seed"], "steps": steps}
     dataset = DSprites()
-    row = {"model": job["model"], "seed": job["seed"], "steps": result.steps,
-           "train_minutes": round(result.seconds / 60, 2)}
+    row = {"model": job["model"], "seed": job["seed"], "steps": steps,
+           "train_minutes": round(seconds / 60, 2)}
     for name in METRICS:
         start = time.perf_counter()
-        values = METRIC_REGISTRY.get(name)(result.model, dataset, seed=job["seed"],
+        values = METRIC_REGISTRY.get(name)(model, dataset, seed=job["seed"],
                                            **job["metric_options"].get(name, {}))
         flat: dict = {}
         flatten(name, values, flat)
@@ -104,6 +118,13 @@ def run_one(job: dict) -> dict:
         row[f"seconds.{name}"] = round(time.perf_counter() - start, 1)
     print(json.dumps({k: row[k] for k in ("model", "seed", "steps")}), flush=True)
     return row
+
+
+def _finished(run_dir: Path, steps: int) -> bool:
+    meta_file = run_dir / "run.json"
+    if not (meta_file.is_file() and (run_dir / "model" / "model.safetensors").is_file()):
+        return False
+    return json.loads(meta_file.read_text()).get("steps") == steps
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, list[float]]]:
@@ -128,11 +149,15 @@ def main() -> None:
                           "sap": {"num_train": 500, "num_test": 300},
                           "modularity_explicitness": {"num_train": 500, "num_test": 300},
                           "irs": {"num_train": 500}, "mig_chen": {"max_points": 2000}}
-    jobs = [{"model": m, "seed": s, "steps": args.steps, "metric_options": metric_options}
+    jobs = [{"model": m, "seed": s, "steps": args.steps, "metric_options": metric_options,
+             "reuse": args.reuse, "train_only": args.train_only}
             for s in range(args.seeds) for m in args.models]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         rows = list(pool.map(run_one, jobs))
+    if args.train_only:
+        print(f"trained {len(rows)} runs")
+        return
     summary = summarise(rows)
     best = max(summary, key=lambda m: summary[m].get("mig", [0])[0])
     report = {

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from vaekit.checkpoint import load_pretrained
 from vaekit.evaluation import active_units, estimate_nll
 from vaekit.training import load_experiment, train
 from vaekit.training.data import build_dataset
@@ -41,6 +42,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="1 epoch, K=100, 500 test images")
+    p.add_argument("--reuse", action="store_true",
+                   help="evaluate finished runs of the same protocol instead of retraining")
     p.add_argument("--out", default=str(RESULTS / "likelihood.json"))
     return p.parse_args()
 
@@ -51,6 +54,12 @@ def model_settings(name: str) -> list[str]:
     if name == "iwae":
         return ["model.type=iwae", "model.num_samples=5", *common]
     return ["model.type=vae", *common]
+
+
+def _finished(run_dir: Path, steps: int) -> bool:
+    meta = run_dir / "run.json"
+    return (meta.is_file() and (run_dir / "model" / "model.safetensors").is_file()
+            and json.loads(meta.read_text()).get("steps") == steps)
 
 
 def main() -> None:
@@ -69,17 +78,23 @@ def main() -> None:
             "train.val_batches=20", "train.checkpoint_every=5000", "train.progress_bar=false",
             "train.loggers=[csv]", f"run_dir={RESULTS / 'runs' / f'likelihood-{name}'}",
         ])
-        result = train(config, overwrite=True)
+        run_dir = Path(config.run_dir)
+        if args.reuse and _finished(run_dir, steps):
+            model = load_pretrained(run_dir / "model")
+            train_seconds = json.loads((run_dir / "run.json").read_text())["train_seconds"]
+        else:
+            result = train(config, overwrite=True)
+            model, train_seconds = result.model, result.seconds
         start = time.perf_counter()
-        nll = estimate_nll(result.model, test, num_samples=args.k_eval,
+        nll = estimate_nll(model, test, num_samples=args.k_eval,
                            max_examples=args.eval_examples, seed=args.seed)
-        units = active_units(result.model, test, max_examples=args.eval_examples)
+        units = active_units(model, test, max_examples=args.eval_examples)
         rows.append({
             "model": name if name == "vae" else "iwae (k=5)",
             "test_nll_nats": round(nll["nll"], 2),
             "nll_stderr": round(nll["nll_stderr"], 3),
             "active_units": int(units.count),
-            "train_minutes": round(result.seconds / 60, 1),
+            "train_minutes": round(train_seconds / 60, 1),
             "eval_minutes": round((time.perf_counter() - start) / 60, 1),
             "paper_nll_nats": ANCHORS[name],
         })

@@ -6,9 +6,11 @@ modules are imported by name (not their functions) because several share their m
 
 from vaekit.evaluation.disentanglement import (  # noqa: F401  (registration)
     beta_vae_score,
+    dci,
     factor_vae_score,
     irs,
     mig,
+    mig_chen,
     modularity,
     sap,
 )

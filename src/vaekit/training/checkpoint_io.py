@@ -9,7 +9,6 @@ primitive containers. The exported model itself is safetensors (see ``vaekit.che
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,8 @@ def load_training_checkpoint(path: str | Path, map_location: Any = "cpu") -> dic
         raise CheckpointError(f"training checkpoint not found: '{path}'")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, ValueError, OSError) as err:
+    except Exception as err:  # noqa: BLE001 - any failure to read it means corrupt or foreign
+        # (torch raises UnpicklingError, RuntimeError, EOFError, ... depending on the damage)
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"'{path}' is not a readable vaekit training checkpoint (corrupt, truncated or "

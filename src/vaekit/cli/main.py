@@ -269,7 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if not args.verbose:  # Lightning's start-up chatter (accelerators, tips) is noise here
+    if not args.verbose and args.command in ("train", "demo"):
+        # Lightning's start-up chatter (accelerators, tips) is noise here. Lightning sets its
+        # logger's level when imported, so import it first.
+        import lightning.pytorch  # noqa: F401
+
         logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     try:
         return args.fn(args, extra)

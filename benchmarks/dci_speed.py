@@ -149,3 +149,21 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def markdown_table(report: dict) -> str:
+    """The README table: reference vs fast path, seconds and scores per kind of codes."""
+    lines = ["| codes | reference (s) | fast (s) | speed-up | D ref / fast | C ref / fast "
+             "| I test ref / fast |", "|---|---|---|---|---|---|---|"]
+    for case, runs in report["cases"].items():
+        ref, fast = runs["ref"], runs["fast"]
+        lines.append(
+            f"| {case} | {ref['time_s']:.0f} | {fast['time_s']:.1f} | "
+            f"{ref['time_s'] / fast['time_s']:.0f}x | {ref['disentanglement']:.3f} / "
+            f"{fast['disentanglement']:.3f} | {ref['completeness']:.3f} / "
+            f"{fast['completeness']:.3f} | {ref['informativeness_test']:.3f} / "
+            f"{fast['informativeness_test']:.3f} |")
+    p = report["protocol"]
+    lines += ["", f"{p['num_codes']} codes, dSprites' 5 factors, {p['num_train']} train / "
+              f"{p['num_test']} test points, seed {p['seed']}; {p['machine']}."]
+    return "\n".join(lines)

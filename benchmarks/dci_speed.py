@@ -15,8 +15,8 @@ Protocol (printed and stored with the results):
   encoder, fitted on the training images);
 - both paths score the same arrays with the same seed; time is wall-clock of ``dci(...)``.
 
-Run:  python benchmarks/dci_speed.py            (about 20 min on 2 shared CPU cores)
-      python benchmarks/dci_speed.py --quick    (about a minute)
+Run:  python benchmarks/dci_speed.py            (about 18 min on 2 shared CPU cores)
+      python benchmarks/dci_speed.py --quick    (about two minutes)
 Writes benchmarks/results/dci_speed.json.
 """
 

@@ -72,6 +72,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="30 steps, 1 seed, small metrics")
     p.add_argument("--reuse", action="store_true",
                    help="score finished runs of the same protocol instead of retraining them")
+    p.add_argument("--keep-scored", action="store_true",
+                   help="keep rows of the existing --out JSON with the same steps and metric "
+                        "protocol instead of scoring those runs again (to add seeds)")
     p.add_argument("--train-only", action="store_true", help="train (or reuse) and stop")
     p.add_argument("--out", default=str(RESULTS / "disentanglement.json"))
     return p.parse_args()
@@ -129,6 +132,16 @@ def run_one(job: dict) -> dict:
     return row
 
 
+def scored_rows(out: Path, steps: int, metrics_protocol: str) -> dict[tuple, dict]:
+    """Rows of an earlier result file scored under the same protocol, keyed by (model, seed)."""
+    if not out.is_file():
+        return {}
+    earlier = json.loads(out.read_text())
+    if earlier["protocol"]["metrics"] != metrics_protocol:
+        return {}
+    return {(r["model"], r["seed"]): r for r in earlier["runs"] if r.get("steps") == steps}
+
+
 def _finished(run_dir: Path, steps: int) -> bool:
     meta_file = run_dir / "run.json"
     if not (meta_file.is_file() and (run_dir / "model" / "model.safetensors").is_file()):
@@ -158,12 +171,18 @@ def main() -> None:
                           "sap": {"num_train": 500, "num_test": 300},
                           "modularity_explicitness": {"num_train": 500, "num_test": 300},
                           "irs": {"num_train": 500}, "mig_chen": {"max_points": 2000}}
+    metrics_protocol = ("reduced sizes (--quick)" if args.quick else
+                        "disentanglement_lib defaults except BetaVAE/FactorVAE scores on "
+                        "1,000/500 points, DCI fast path, Chen MIG on 10,000 grid points")
+    kept = scored_rows(Path(args.out), args.steps, metrics_protocol) if args.keep_scored else {}
     jobs = [{"model": m, "seed": s, "steps": args.steps, "metric_options": metric_options,
              "reuse": args.reuse, "train_only": args.train_only}
-            for s in range(args.seeds) for m in args.models]
+            for s in range(args.seeds) for m in args.models if (m, s) not in kept]
     start = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        rows = list(pool.map(run_one, jobs))
+        new_rows = list(pool.map(run_one, jobs))
+    rows = sorted([*kept.values(), *new_rows] if not args.train_only else new_rows,
+                  key=lambda r: (r["seed"], list(MODELS).index(r["model"])))
     if args.train_only:
         print(f"trained {len(rows)} runs")
         return
@@ -176,11 +195,10 @@ def main() -> None:
             "nets": "conv64 (32,32,64,64; FC 256), z=10, Bernoulli, Adam lr 5e-4, batch 64",
             "steps_per_run": args.steps, "seeds": args.seeds,
             "threads_per_run": 1, "parallel_runs": args.workers,
-            "metrics": ("reduced sizes (--quick)" if args.quick else
-                        "disentanglement_lib defaults except BetaVAE/FactorVAE scores on "
-                        "1,000/500 points, DCI fast path, Chen MIG on 10,000 grid points"),
+            "metrics": metrics_protocol,
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
             "wall_minutes": round((time.perf_counter() - start) / 60, 1),
+            "rows_kept_from_earlier_run": len(kept),
         },
         "goals": GOALS, "best_model_by_mig": best,
         "goals_met": {k: summary[best].get(k, [0])[0] >= v for k, v in GOALS.items()},

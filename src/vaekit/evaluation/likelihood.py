@@ -27,9 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from torch.distributions import Distribution, Independent, Normal
 
-from vaekit.distributions.kl import kl
+from vaekit.distributions.sampling import sample_posterior  # noqa: F401  (re-export)
 
 if TYPE_CHECKING:
     from vaekit.models.base import BaseVAE
@@ -155,30 +154,6 @@ def as_batch(model: BaseVAE, x: torch.Tensor | np.ndarray) -> torch.Tensor:
     return x
 
 
-def sample_posterior(
-    qz_x: Distribution, num_samples: int, generator: torch.Generator | None = None
-) -> torch.Tensor:
-    """``num_samples`` draws ``(K, B, D)`` from q(z|x), reproducible with ``generator``.
-
-    torch.distributions cannot take a generator, so Gaussian posteriors (the usual case) are
-    sampled by reparameterisation with noise from ``generator``; any other posterior is sampled
-    under a forked global RNG seeded from ``generator``, which leaves the global stream alone.
-    """
-    if generator is None:
-        return qz_x.sample((num_samples,))
-    base = qz_x.base_dist if isinstance(qz_x, Independent) else qz_x
-    mean = qz_x.mean
-    if isinstance(base, Normal):
-        shape = (num_samples, *qz_x.batch_shape, *qz_x.event_shape)
-        eps = torch.randn(shape, generator=generator, device=generator.device, dtype=mean.dtype)
-        return mean + qz_x.stddev * eps.to(mean.device)
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
-    devices = [] if mean.device.type == "cpu" else [mean.device.index or 0]
-    with torch.random.fork_rng(devices=devices, device_type=mean.device.type):
-        torch.manual_seed(seed)
-        return qz_x.sample((num_samples,))
-
-
 def auto_chunk_size(num_samples: int, batch_size: int, data_shape: tuple[int, ...]) -> int:
     """The largest chunk of importance samples whose decoder output fits the memory budget."""
     per_sample = max(1, batch_size * math.prod(data_shape))
@@ -186,20 +161,6 @@ def auto_chunk_size(num_samples: int, batch_size: int, data_shape: tuple[int, ..
 
 
 # ------------------------------------------------------------------------------- ELBO
-def _elbo_terms(
-    model: BaseVAE, x: torch.Tensor, num_samples: int, generator: torch.Generator | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(reconstruction -E_q log p(x|z), KL) per example ``(B,)``; KL analytic where known."""
-    qz_x = model.encode(x)
-    pz = model.prior()
-    z = sample_posterior(qz_x, num_samples, generator)  # (S, B, D)
-    recon = -model.decode(z).log_prob(x).mean(0)
-    kl_example = kl(qz_x, pz, z)
-    if kl_example.dim() == 2:  # Monte-Carlo fallback: one estimate per sample
-        kl_example = kl_example.mean(0)
-    return recon, kl_example
-
-
 def evaluate_elbo(
     model: BaseVAE,
     data: DataLike,
@@ -226,7 +187,7 @@ def evaluate_elbo(
         device = model_device(model)
         for x in iter_batches(data, batch_size, max_examples, device, model.data_shape):
             model.check_input(x)
-            recon, kl_example = _elbo_terms(model, x, num_samples, gen)
+            recon, kl_example = model.elbo_terms(x, num_samples, gen)
             # Accumulate in float64: sums over a whole test set lose digits in float32.
             total_recon += float(recon.double().sum())
             total_kl += float(kl_example.double().sum())
@@ -255,10 +216,11 @@ def iwae_bound(
     """The K-sample importance-weighted bound L_K per example ``(B,)``, in nats.
 
     Burda et al. (2016), eq. 8: ``logsumexp_k log w_k - log K`` with
-    ``log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)``. The K samples are drawn
-    ``chunk_size`` at a time and combined by a running ``logsumexp``, which is exact (not an
-    approximation) and bounds memory by one chunk. K = 1 gives an unbiased single-sample ELBO
-    estimate. Runs without gradients, in eval mode.
+    ``log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)`` (the model's
+    ``log_importance_weights``; a hierarchical model sums over its latent groups). The K
+    samples are drawn ``chunk_size`` at a time and combined by a running ``logsumexp``, which
+    is exact (not an approximation) and bounds memory by one chunk. K = 1 gives an unbiased
+    single-sample ELBO estimate. Runs without gradients, in eval mode.
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be >= 1, got {num_samples}")
@@ -269,14 +231,11 @@ def iwae_bound(
             chunk_size = auto_chunk_size(num_samples, len(x), model.data_shape)
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        qz_x = model.encode(x)
-        pz = model.prior()
         log_sum = torch.full((len(x),), -math.inf, dtype=x.dtype, device=x.device)
         done = 0
         while done < num_samples:
             k = min(chunk_size, num_samples - done)
-            z = sample_posterior(qz_x, k, gen)  # (k, B, D)
-            log_w = model.decode(z).log_prob(x) + pz.log_prob(z) - qz_x.log_prob(z)  # (k, B)
+            log_w = model.log_importance_weights(x, k, gen)  # (k, B)
             log_sum = torch.logaddexp(log_sum, torch.logsumexp(log_w, dim=0))
             done += k
     return log_sum - math.log(num_samples)

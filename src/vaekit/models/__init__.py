@@ -6,6 +6,7 @@ from vaekit.models import (  # noqa: F401  (registration)
     beta_vae,
     dip_vae,
     factor_vae,
+    hierarchical_vae,
     iwae,
     vae,
 )

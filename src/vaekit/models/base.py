@@ -19,7 +19,9 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.config import check, from_dict
+from vaekit.distributions.kl import kl
 from vaekit.distributions.posterior import DiagonalGaussianHead
+from vaekit.distributions.sampling import sample_posterior
 from vaekit.errors import CheckpointError, ConfigError, ShapeError
 from vaekit.registry import LIKELIHOODS, MODELS, NETWORKS, PRIORS
 
@@ -151,6 +153,29 @@ class BaseVAE(nn.Module):
     def loss(self, x: torch.Tensor, ctx: LossContext | None = None, group: str = "model"
              ) -> dict[str, torch.Tensor]:
         raise NotImplementedError
+
+    # ---------------------------------------------------------------------- evaluation hooks
+    def log_importance_weights(
+        self, x: torch.Tensor, num_samples: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``log w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x)``, shape ``(K, B)``, for K
+        draws z_k ~ q(z|x); the IWAE bound and the NLL estimate are built on it."""
+        qz_x = self.encode(x)
+        z = sample_posterior(qz_x, num_samples, generator)  # (K, B, D)
+        return self.decode(z).log_prob(x) + self.prior().log_prob(z) - qz_x.log_prob(z)
+
+    def elbo_terms(
+        self, x: torch.Tensor, num_samples: int = 1, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction ``-E_q log p(x|z)``, KL) per example ``(B,)``; the expectation is a
+        ``num_samples``-draw average, the KL analytic where torch knows it."""
+        qz_x = self.encode(x)
+        z = sample_posterior(qz_x, num_samples, generator)  # (S, B, D)
+        recon = -self.decode(z).log_prob(x).mean(0)
+        kl_example = kl(qz_x, self.prior(), z)
+        if kl_example.dim() == 2:  # Monte-Carlo fallback: one estimate per sample
+            kl_example = kl_example.mean(0)
+        return recon, kl_example
 
     # ------------------------------------------------------------------------- utilities
     @torch.no_grad()

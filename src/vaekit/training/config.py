@@ -53,6 +53,9 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     grad_clip: float | None = None  # max global gradient norm
+    # Skip an optimiser update whose global gradient norm (before clipping) exceeds this, as in
+    # VDVAE (Child 2021, section 4): rare huge gradients otherwise wreck deep hierarchical VAEs.
+    skip_grad_norm: float | None = None
     seed: int = 0
     # KL weight schedule (multiplies the model's own beta): constant 1, linear warm-up from 0 to 1
     # over kl_warmup_steps (Bowman et al. 2016), or cyclical (Fu et al. 2019).
@@ -83,6 +86,8 @@ class TrainConfig:
         check(self.batch_size > 0, f"train.batch_size must be positive, got {self.batch_size}")
         check(self.lr > 0, f"train.lr must be positive, got {self.lr}")
         check(self.grad_clip is None or self.grad_clip > 0, "train.grad_clip must be positive")
+        check(self.skip_grad_norm is None or self.skip_grad_norm > 0,
+              "train.skip_grad_norm must be positive")
         check(self.free_bits >= 0, "train.free_bits must be >= 0")
         check(self.kl_warmup_steps >= 0, "train.kl_warmup_steps must be >= 0")
         check(self.kl_cycles >= 1, "train.kl_cycles must be >= 1")

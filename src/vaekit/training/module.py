@@ -32,6 +32,7 @@ class VAEModule(L.LightningModule):
         # drives the KL schedule and is saved with the checkpoint so a resumed run continues it.
         self.batches_seen = 0
         self.skipped_steps = 0
+        self.skipped_updates = 0  # updates skipped for a gradient norm over train.skip_grad_norm
 
     # -------------------------------------------------------------------------- optimisers
     def configure_optimizers(self):
@@ -63,20 +64,38 @@ class VAEModule(L.LightningModule):
                     continue
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
+            prefix = "train/" if len(self.group_names) == 1 else f"train/{name}/"
+            logged.update({prefix + k: v.detach() for k, v in terms.items()})
+            if self.train_config.skip_grad_norm is not None:
+                grad_norm = self._grad_norm(optimizer)
+                logged[prefix + "grad_norm"] = grad_norm
+                if not grad_norm <= self.train_config.skip_grad_norm:  # also catches NaN
+                    self.skipped_updates += 1
+                    optimizer.zero_grad(set_to_none=True)
+                    continue
             if self.train_config.grad_clip is not None:
                 self.clip_gradients(optimizer, gradient_clip_val=self.train_config.grad_clip,
                                     gradient_clip_algorithm="norm")
             optimizer.step()
-            prefix = "train/" if len(self.group_names) == 1 else f"train/{name}/"
-            logged.update({prefix + k: v.detach() for k, v in terms.items()})
         self.batches_seen += 1
         if self.batches_seen >= self.train_config.max_steps:
             self.trainer.should_stop = True
         if self.batches_seen % self.train_config.log_every == 0 or self.batches_seen == 1:
             logged["train/kl_weight"] = torch.tensor(ctx.kl_weight)
+            if self.train_config.skip_grad_norm is not None:
+                logged["train/skipped_updates"] = torch.tensor(float(self.skipped_updates))
             self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
             self.log("loss", logged.get("train/loss", next(iter(logged.values()))),
                      prog_bar=True, logger=False, batch_size=len(batch))
+
+    @staticmethod
+    def _grad_norm(optimizer) -> torch.Tensor:
+        """The global L2 norm of the gradients this optimiser is about to apply."""
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"]
+                 if p.grad is not None]
+        if not grads:
+            return torch.zeros(())
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
     def _skip_nonfinite(self, group: str, loss: torch.Tensor) -> bool:
         step = self.batches_seen
@@ -111,11 +130,13 @@ class VAEModule(L.LightningModule):
         # draw the same noise as an uninterrupted one.
         checkpoint["vaekit"] = {"batches_seen": self.batches_seen,
                                 "skipped_steps": self.skipped_steps,
+                                "skipped_updates": self.skipped_updates,
                                 "torch_rng_state": torch.get_rng_state()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         state = checkpoint.get("vaekit", {})
         self.batches_seen = int(state.get("batches_seen", 0))
         self.skipped_steps = int(state.get("skipped_steps", 0))
+        self.skipped_updates = int(state.get("skipped_updates", 0))
         if "torch_rng_state" in state:
             torch.set_rng_state(state["torch_rng_state"].cpu())

@@ -247,6 +247,7 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
         merge_csv_logs(run_dir)
         model.save_pretrained(run_dir / MODEL_DIR)
         meta.update(train_seconds=seconds, steps=module.batches_seen, final_metrics=metrics,
-                    world_size=trainer.world_size)
+                    skipped_nonfinite_steps=module.skipped_steps,
+                    skipped_updates=module.skipped_updates, world_size=trainer.world_size)
         (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
     return TrainResult(run_dir, model, metrics, seconds, module.batches_seen)

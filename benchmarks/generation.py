@@ -178,9 +178,9 @@ def part_quality(args: argparse.Namespace) -> dict:
     classifier_info = {"steps": args.classifier_steps,
                        "test_accuracy": round(float(classifier.accuracy(test_set)), 4),
                        "minutes": round((time.perf_counter() - start) / 60, 1)}
-    reference = sample_quality(_test_images(test_set, args.num_samples, args.seed + 1),
-                               test_set, classifier, num_samples=args.num_samples, seed=args.seed)
-    rows = [{"model": "test images (reference)", **_rounded(reference)}]
+    reference = sample_quality(_real_images(train_set, args.num_samples, args.seed), test_set,
+                               classifier, num_samples=args.num_samples, seed=args.seed)
+    rows = [{"model": "training images (reference)", **_rounded(reference)}]
     for name, overrides in QUALITY_MODELS.items():
         runs_dir = RUNS / "quick" if args.quick else RUNS
         model, train_minutes, _ = train_or_reuse(
@@ -212,8 +212,8 @@ def part_quality(args: argparse.Namespace) -> dict:
     }
 
 
-class _test_images:  # noqa: N801  (reads like the function it stands in for)
-    """A 'sampler' that returns held-out test images: the reference row (real vs real)."""
+class _real_images:  # noqa: N801  (reads like the function it stands in for)
+    """A 'sampler' that returns real training images: the reference row (real vs real test)."""
 
     def __init__(self, dataset, n: int, seed: int) -> None:
         order = np.random.default_rng(seed).permutation(len(dataset))[:n]

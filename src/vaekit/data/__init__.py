@@ -6,6 +6,7 @@ from vaekit.data import (  # noqa: F401  (imported for their @DATASETS.register 
     dsprites_variants,
     idx,
     image_folder,
+    image_patches,
     shapes3d,
     sklearn_digits,
 )

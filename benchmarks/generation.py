@@ -13,8 +13,10 @@ Part ``nll`` (binarized MNIST, the fixed Larochelle binarization, train 50k / va
   (Vahdat & Kautz 2020, Table 2); both train for days on GPUs.
 
 Part ``quality`` (Fashion-MNIST, real data, train 60k / test 10k):
-- models: VAE (conv28 net, z=32), hierarchical VAE (as above), VQ-VAE with its learned
-  autoregressive prior over the 7x7 code grid; Bernoulli likelihood on grey levels for all;
+- models: VAE (conv28 net, z=32), hierarchical VAE (as above), VQ-VAE (128 codes of 16 dims)
+  with its learned autoregressive prior (a causal transformer) over the 7x7 code grid, trained
+  jointly for the first half of the steps and alone on the frozen codes for the second half;
+  Bernoulli likelihood on grey levels for all;
   ``--quality-steps`` steps of batch 128 each;
 - metrics: Frechet distance, kernel distance (KID) and precision/recall (k=3) between 5,000
   samples and 5,000 test images, on the penultimate features of a classifier that vaekit trains
@@ -191,6 +193,8 @@ def part_quality(args: argparse.Namespace) -> dict:
     rows = [{"model": "training images (reference)", **_rounded(reference)}]
     for name, overrides in QUALITY_MODELS.items():
         runs_dir = RUNS / "quick" if args.quick else RUNS
+        if name == "vq_vae":  # the paper's second stage: the prior alone on frozen codes
+            overrides = [*overrides, f"model.freeze_autoencoder_step={args.quality_steps // 2}"]
         model, train_minutes, _ = train_or_reuse(
             [*overrides, *data], runs_dir / f"generation-fmnist-{name}", args.quality_steps,
             args.reuse)

@@ -102,7 +102,7 @@ def test_save_and_load_pretrained_gives_identical_outputs(model_type, tmp_path):
     directory = model.save_pretrained(tmp_path / "ckpt")
     loaded = BaseVAE.from_pretrained(directory)
     assert type(loaded) is type(model) and loaded.config == model.config
-    x, z = batch(), torch.randn(4, 3)
+    x, z = batch(), torch.randn(4, model.latent_dim)
     with torch.no_grad():
         assert torch.equal(model.encode(x).mean, loaded.encode(x).mean)
         assert torch.equal(model.encode(x).stddev, loaded.encode(x).stddev)

@@ -111,7 +111,7 @@ def evaluate_model(
     gen = make_generator(seed)
     sums: dict[str, float] = {"recon": 0.0, "kl": 0.0, "nll": 0.0, "nll_sq": 0.0,
                               "recon_mse": 0.0, "recon_nll": 0.0}
-    kl_dims = np.zeros(model.latent_dim, dtype=np.float64)
+    kl_dims: np.ndarray | None = np.zeros(model.latent_dim, dtype=np.float64)
     means: list[np.ndarray] = []
     count = values = 0
     device = model_device(model)
@@ -129,7 +129,11 @@ def evaluate_model(
         recon = reconstruction_error(model, x, batch_size=n)
         sums["recon_mse"] += recon["mse"] * x.numel()
         sums["recon_nll"] += recon["recon_nll"] * n
-        kl_dims += kl_per_dimension(model, x, batch_size=n) * n
+        if kl_dims is not None:
+            try:
+                kl_dims += kl_per_dimension(model, x, batch_size=n) * n
+            except ValueError:  # no factorised KL (e.g. VQ-VAE's code-grid prior): skip it
+                kl_dims = None
         means.append(encode_dataset(model, x, batch_size=n)[0])
         count += n
         values += x.numel()
@@ -156,12 +160,13 @@ def evaluate_model(
     all_means = np.concatenate(means).astype(np.float64)
     activity = (np.var(all_means, axis=0, ddof=1) if count > 1
                 else np.zeros(model.latent_dim))
-    kl_dims /= count
+    if kl_dims is not None:
+        kl_dims /= count
+        report.update({"kl_per_dim": [float(k) for k in kl_dims],
+                       "kl_total": float(kl_dims.sum())})
     report.update({
         "active_units": int((activity > active_threshold).sum()),
         "active_unit_activity": [float(a) for a in activity],
-        "kl_per_dim": [float(k) for k in kl_dims],
-        "kl_total": float(kl_dims.sum()),
         "recon_mse": sums["recon_mse"] / values,
         "recon_nll": sums["recon_nll"] / count,
     })

@@ -9,6 +9,7 @@ from vaekit.models import (  # noqa: F401  (registration)
     hierarchical_vae,
     iwae,
     vae,
+    vq_vae,
 )
 from vaekit.models.base import BaseVAE, LossContext, VAEConfig, build_model
 

@@ -326,10 +326,10 @@ def markdown_table(report: dict) -> str:
     if "quality" in report:
         part = report["quality"]
         p = part["protocol"]
-        lines += ["| model | sampler | Frechet dist. | KID ×1000 | precision | recall | PSNR (dB) "
+        lines += ["| model | sampler | Frechet dist. | KID | precision | recall | PSNR (dB) "
                   "| SSIM | train (min) |", "|---|---|---|---|---|---|---|---|---|"]
         for r in part["rows"]:
-            kid = f"{1000 * r['kid_mean']:.2f}" if "kid_mean" in r else "–"
+            kid = f"{r['kid_mean']:.2f}" if "kid_mean" in r else "–"
             lines.append(
                 f"| {r['model']} | {r.get('sampler', '–')} | {r['frechet_distance']:.2f} | "
                 f"{kid} | {r.get('precision', 0):.3f} | {r.get('recall', 0):.3f} | "

@@ -1,4 +1,5 @@
-"""The ``vaekit`` command line: train, evaluate, sample, reconstruct, traverse, list, demo.
+"""The ``vaekit`` command line: train, evaluate, sample, reconstruct, traverse, serve, report,
+list, demo.
 
 Every config key can be overridden with a dotted flag (``--model.beta=4`` or
 ``--model.beta 4``). Errors in user input print one line and exit with status 2.
@@ -12,7 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
-from vaekit.errors import ConfigError, VaekitError
+from vaekit.errors import ConfigError, ShapeError, VaekitError
 
 
 def split_overrides(extra: list[str]) -> list[str]:
@@ -172,7 +173,10 @@ def cmd_traverse(args: argparse.Namespace, extra: list[str]) -> int:
     model, config = _load_run(args.path)
     data = _eval_data(config, args, extra)
     x = first_examples(data, 256)
-    kl = kl_per_dimension(model, x)
+    try:
+        kl = kl_per_dimension(model, x)
+    except ValueError as err:  # e.g. VQ-VAE: a discrete code grid has no dims to traverse
+        raise ShapeError(f"cannot traverse this model's latents: {err}") from None
     gif = Path(args.out).with_suffix(".gif") if args.gif else None
     print(f"written: {save_traversal(model, x[args.index:args.index + 1], args.out, gif, kl)}")
     return 0
@@ -194,6 +198,53 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
     from vaekit.cli.demo import run_demo
 
     run_demo(args.out, steps=args.steps, overrides=split_overrides(extra))
+    return 0
+
+
+def _explorer_kl(model, config, args: argparse.Namespace, extra: list[str]):
+    """KL per latent dim on up to 256 examples of the run's data, or None (every dim gets a
+    slider) for a bare model directory, --all-dims, or run data that cannot be loaded."""
+    from vaekit.evaluation import kl_per_dimension
+    from vaekit.viz.report import first_examples
+
+    if args.all_dims or (config is None and not extra):
+        return None
+    try:
+        x = first_examples(_eval_data(config, args, extra), 256)
+    except VaekitError as err:
+        if extra:  # data the user asked for: a problem with it is theirs to fix
+            raise
+        print(f"vaekit serve: note: a slider for every dim (the run's data is not available: "
+              f"{err})", file=sys.stderr)
+        return None
+    try:
+        return kl_per_dimension(model, x)
+    except ValueError as err:  # e.g. a VQ-VAE has no per-dimension KL
+        print(f"vaekit serve: note: a slider for every dim ({err})", file=sys.stderr)
+        return None
+
+
+def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.explorer import create_app, read_dimension_labels, serve
+
+    model, config = _load_run(args.path)
+    kl = _explorer_kl(model, config, args, extra)
+    labels = read_dimension_labels(args.path, model.latent_dim)
+    options = {} if args.kl_threshold is None else {"kl_threshold": args.kl_threshold}
+    app = create_app(model, labels=labels, kl_per_dim=kl, **options)
+    serve(app, args.host, args.port, log_requests=args.verbose)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.training import load_experiment
+    from vaekit.viz.html_report import build_html_report, check_run_dir
+
+    run_dir = check_run_dir(args.path)
+    # Data overrides (--data.root=...) pick the data; otherwise the report uses the run's own.
+    config = load_experiment(run_dir / "config.yaml")
+    data = _eval_data(config, args, extra) if extra or args.split else None
+    print(f"written: {build_html_report(run_dir, args.out, data=data, seed=args.seed)}")
     return 0
 
 
@@ -254,6 +305,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gif", action="store_true", help="also write an animated GIF")
     p.add_argument("--out", default="traversal.png")
     p.set_defaults(fn=cmd_traverse)
+
+    p = sub.add_parser("serve", help="explore the latent space in the browser (local web app)",
+                       description="Serve a page with a slider per active latent dimension, "
+                       "live decoding, random samples, encoding an uploaded image and "
+                       "interpolation. Binds to 127.0.0.1 unless --host says otherwise.")
+    p.add_argument("path", help="run directory or model directory")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (0.0.0.0: every interface; no authentication)")
+    p.add_argument("--port", type=int, default=8000, help="port (0: any free port)")
+    p.add_argument("--split")
+    p.add_argument("--all-dims", action="store_true",
+                   help="a slider for every latent dimension, not only the active ones")
+    p.add_argument("--kl-threshold", type=float, default=None,
+                   help="nats of KL above which a dimension is active (default 0.05)")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("report", help="one self-contained HTML file about a run: config, "
+                       "curves, metrics, traversal, samples, reconstructions")
+    p.add_argument("path", help="run directory (written by vaekit train)")
+    p.add_argument("--out", default="report.html", help="output HTML file")
+    p.add_argument("--split")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(fn=cmd_report)
 
     p = sub.add_parser("list", help="registered models, datasets, metrics, networks, ...")
     p.add_argument("what", nargs="?", choices=["models", "datasets", "metrics", "networks",

@@ -1,15 +1,31 @@
 """The model zoo; each model is one file registered in ``vaekit.registry.MODELS``."""
 
 from vaekit.models import (  # noqa: F401  (registration)
+    aae,
     annealed_vae,
+    autoencoder,
     beta_tcvae,
     beta_vae,
+    ciwae,
     dip_vae,
     factor_vae,
+    hamiltonian_vae,
     hierarchical_vae,
+    info_vae,
     iwae,
+    m2,
+    miwae,
+    msssim_vae,
+    piwae,
+    pvae,
+    rae,
+    svae,
     vae,
+    vae_iaf,
+    vae_linnf,
+    vamp_vae,
     vq_vae,
+    wae_mmd,
 )
 from vaekit.models.base import BaseVAE, LossContext, VAEConfig, build_model
 

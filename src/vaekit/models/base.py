@@ -80,6 +80,10 @@ class BaseVAE(nn.Module):
     """Encoder -> diagonal Gaussian q(z|x); prior p(z); decoder -> likelihood p(x|z)."""
 
     config_class: ClassVar[type] = VAEConfig
+    # False for models trained without a likelihood bound (plain, Wasserstein, regularised,
+    # adversarial autoencoders): their importance-sampled "NLL" is a valid but very loose bound
+    # and does not belong in a likelihood table.
+    defines_likelihood: ClassVar[bool] = True
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()

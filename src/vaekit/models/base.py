@@ -84,6 +84,9 @@ class BaseVAE(nn.Module):
     # adversarial autoencoders): their importance-sampled "NLL" is a valid but very loose bound
     # and does not belong in a likelihood table.
     defines_likelihood: ClassVar[bool] = True
+    # True for models whose loss takes ``(x, y)`` batches (semi-supervised, conditional): the
+    # trainer then serves the dataset's labels with the images.
+    uses_labels: ClassVar[bool] = False
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()

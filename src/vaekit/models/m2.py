@@ -93,6 +93,7 @@ class M2(BaseVAE):
     """Semi-supervised VAE; see the module docstring for the objective and the interface."""
 
     config_class: ClassVar[type] = M2Config
+    uses_labels: ClassVar[bool] = True  # the trainer serves (x, y); y = -1 marks unlabelled
 
     def __init__(self, config: M2Config) -> None:
         super().__init__(config)

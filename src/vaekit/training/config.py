@@ -33,6 +33,9 @@ class DataConfig:
     val_split: str | None = None
     val_size: int = 1000
     limit: int | None = None  # use only the first N training examples
+    # Models that train on labels (M2, conditional VAEs) get (x, y) batches; with num_labelled
+    # only that many training examples keep their label (class-balanced, seeded), the rest -1.
+    num_labelled: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
     num_workers: int = 0
 

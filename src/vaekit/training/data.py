@@ -76,11 +76,69 @@ def train_val_datasets(config: DataConfig, seed: int) -> tuple[Dataset, Dataset 
     return Subset(train_set, train_idx.tolist()), Subset(train_set, val_idx.tolist())
 
 
-def collate(batch: Any) -> torch.Tensor:
+def labels_of(dataset: Dataset) -> torch.Tensor | None:
+    """The integer labels ``(N,)`` of a dataset with a ``labels`` array, through Subsets."""
+    if isinstance(dataset, Subset):
+        parent = labels_of(dataset.dataset)
+        return None if parent is None else parent[torch.as_tensor(list(dataset.indices))]
+    labels = getattr(dataset, "labels", None)
+    return None if labels is None else torch.as_tensor(labels).long()
+
+
+class LabelledDataset(Dataset):
+    """Items ``(x, y)`` for models that train on labels (``BaseVAE.uses_labels``).
+
+    ``num_labelled``: keep the labels of only this many examples, the same number per class
+    (seeded), and mark the others unlabelled with ``y = -1`` (semi-supervised training, e.g.
+    M2 with 100 labels on MNIST).
+    """
+
+    def __init__(self, dataset: Dataset, num_labelled: int | None = None, seed: int = 0) -> None:
+        labels = labels_of(dataset)
+        if labels is None:
+            raise DataError(
+                f"this model trains on labels, but dataset {type(dataset).__name__} has none; "
+                "use a labelled dataset (e.g. mnist, fashion_mnist, sklearn_digits)"
+            )
+        if num_labelled is not None:
+            labels = _keep_balanced(labels, num_labelled, seed)
+        self.dataset = dataset
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dataset[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        fetch = getattr(self.dataset, "__getitems__", None)
+        images = fetch(indices) if fetch else [self.dataset[i] for i in indices]
+        return torch.stack(list(images)), self.labels[torch.as_tensor(indices)]
+
+
+def _keep_balanced(labels: torch.Tensor, count: int, seed: int) -> torch.Tensor:
+    classes = labels.unique()
+    if count < len(classes) or count > len(labels):
+        raise ConfigError(f"data.num_labelled={count} must be between the number of classes "
+                          f"({len(classes)}) and the number of training examples ({len(labels)})")
+    generator = torch.Generator().manual_seed(seed)
+    kept = torch.full_like(labels, -1)
+    for c in classes:
+        members = (labels == c).nonzero().flatten()
+        chosen = members[torch.randperm(len(members), generator=generator)[:count // len(classes)]]
+        kept[chosen] = c
+    return kept
+
+
+def collate(batch: Any) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Batches are image tensors ``(B, C, H, W)``: datasets with ``__getitems__`` already return
-    one; for tuples (image, label) only the image is kept."""
+    one; a :class:`LabelledDataset` gives ``(images, labels)``; for other datasets' tuples
+    (image, label) only the image is kept."""
     if isinstance(batch, torch.Tensor):
         return batch
+    if isinstance(batch, tuple) and len(batch) == 2 and isinstance(batch[0], torch.Tensor):
+        return batch  # already collated by LabelledDataset.__getitems__
     batch = default_collate(batch)
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 

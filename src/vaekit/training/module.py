@@ -17,6 +17,11 @@ from vaekit.training.config import TrainConfig
 from vaekit.training.schedules import kl_weight
 
 
+def batch_size(batch: torch.Tensor | tuple) -> int:
+    """Examples in a batch: an image tensor, or ``(images, labels)`` for labelled models."""
+    return len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch)
+
+
 class NonFiniteLossError(VaekitError, FloatingPointError):
     """The training loss became NaN or Inf."""
 
@@ -84,9 +89,9 @@ class VAEModule(L.LightningModule):
             logged["train/kl_weight"] = torch.tensor(ctx.kl_weight)
             if self.train_config.skip_grad_norm is not None:
                 logged["train/skipped_updates"] = torch.tensor(float(self.skipped_updates))
-            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=len(batch))
+            self.log_dict(logged, on_step=True, on_epoch=False, batch_size=batch_size(batch))
             self.log("loss", logged.get("train/loss", next(iter(logged.values()))),
-                     prog_bar=True, logger=False, batch_size=len(batch))
+                     prog_bar=True, logger=False, batch_size=batch_size(batch))
 
     @staticmethod
     def _grad_norm(optimizer) -> torch.Tensor:
@@ -122,7 +127,7 @@ class VAEModule(L.LightningModule):
         ctx = LossContext(step=self.batches_seen)
         terms = self.model.loss(batch, ctx, group=self.group_names[0])
         self.log_dict({f"val/{k}": v for k, v in terms.items() if v.ndim == 0},
-                      on_epoch=True, batch_size=len(batch), sync_dist=True)
+                      on_epoch=True, batch_size=batch_size(batch), sync_dist=True)
 
     # -------------------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict) -> None:

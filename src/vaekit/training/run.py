@@ -35,6 +35,7 @@ from vaekit.models.base import BaseVAE, build_model
 from vaekit.training.checkpoint_io import AtomicCheckpointIO
 from vaekit.training.config import ExperimentConfig, TrainConfig
 from vaekit.training.data import (
+    LabelledDataset,
     ResumableBatchSampler,
     ResumableLoader,
     data_shape_of,
@@ -186,6 +187,9 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
 
     train_set, val_set = train_val_datasets(config.data, cfg.seed)
     model = prepare_model(config, data_shape_of(train_set), len(train_set))
+    if model.uses_labels:  # semi-supervised / conditional models train on (x, y) batches
+        train_set = LabelledDataset(train_set, config.data.num_labelled, cfg.seed)
+        val_set = None if val_set is None else LabelledDataset(val_set)
     module = VAEModule(model, cfg)
     n_groups = len(module.group_names)
 

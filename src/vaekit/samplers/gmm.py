@@ -20,8 +20,8 @@ import torch
 from sklearn.mixture import GaussianMixture
 
 from vaekit.evaluation.latents import encode_dataset
-from vaekit.evaluation.likelihood import DataLike, evaluating, model_device
-from vaekit.samplers.base import _check_count
+from vaekit.evaluation.likelihood import DataLike
+from vaekit.samplers.base import _check_count, decode_latents
 
 if TYPE_CHECKING:
     from vaekit.models.base import BaseVAE
@@ -114,16 +114,6 @@ class GaussianMixtureSampler:
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Mean images ``(n, C, H, W)`` of p(x|z) for z from the mixture."""
-        z = self.sample_latents(n, generator)
-        device = model_device(self.model)
-        dtype = next(self.model.parameters()).dtype
-        chunks = []
-        with evaluating(self.model):
-            for part in z.split(self.batch_size):
-                px_z = self.model.decode(part.to(device=device, dtype=dtype))
-                chunks.append(self.model.likelihood.mean_image(px_z))
-        if not chunks:
-            return torch.empty((0, *self.model.data_shape))
-        return torch.cat(chunks)
+        return decode_latents(self.model, self.sample_latents(n, generator), self.batch_size)
 
     __call__ = sample

@@ -148,9 +148,16 @@ _EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 does not)."""
+    """SafeLoader that also reads ``1e-3`` as a float (YAML 1.2 does; PyYAML's 1.1 does not) and
+    keeps dates such as ``2024-01-31`` as strings (YAML 1.2 has no timestamp type; a run_dir
+    named after a date must stay a string, and an impossible date is not a parse error)."""
 
 
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _TIMESTAMP]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789."))
 
 
@@ -158,7 +165,13 @@ def parse_value(text: str) -> Any:
     """Parse an override value the way YAML would: ``4`` -> 4, ``true`` -> True, ``[1,2]``."""
     try:
         value = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # Not YAML (or an explicit tag whose value is invalid, or absurdly deep nesting): the
+        # text itself, which the config's type check then accepts or names.
+        return text
+    try:
+        value = _plain(value, "value")
+    except (ConfigError, RecursionError):  # an explicit tag (!!binary, !!set) built another type
         return text
     if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value):
         return float(value)  # YAML 1.1 reads "1e-3" (no dot) as a string; users mean a float
@@ -170,10 +183,12 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any]) -> dict:
 
     Keys are checked later by :func:`from_dict`; here only the syntax is.
     """
-    out = json.loads(json.dumps(data))
+    out = _plain(data, "")
+    if not isinstance(out, dict):
+        raise ConfigError(f"a config must be a mapping, got {type(data).__name__}")
     items = overrides.items() if isinstance(overrides, dict) else [_split(o) for o in overrides]
     for dotted, value in items:
-        keys = dotted.split(".")
+        keys = str(dotted).split(".")
         node = out
         for i, key in enumerate(keys[:-1]):
             child = node.setdefault(key, {})
@@ -184,6 +199,36 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any]) -> dict:
             node = child
         node[keys[-1]] = parse_value(value) if isinstance(value, str) else value
     return out
+
+
+_SCALARS = (str, int, float, bool, type(None))
+_MAX_VALUES = 100_000  # far above any real config; YAML aliases can make a tiny file expand
+
+
+def _plain(value: Any, path: str) -> Any:
+    """A deep copy of ``value`` made of dicts, lists and scalars (JSON-like), or a ConfigError
+    naming where a value of another type (a date, bytes, a set, an object) sits."""
+    count = 0
+
+    def copy(value: Any, path: str) -> Any:
+        nonlocal count
+        count += 1
+        if count > _MAX_VALUES:
+            raise ConfigError(f"config holds more than {_MAX_VALUES} values (YAML aliases that "
+                              "expand without end?)")
+        if isinstance(value, _SCALARS):
+            return value
+        if isinstance(value, dict):
+            return {str(k): copy(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [copy(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return copy(to_dict(value), path)
+        raise ConfigError(f"{path or 'config'}: {type(value).__name__} values are not supported "
+                          f"in configs (got {value!r:.60}); use a string, number, list or "
+                          "mapping")
+
+    return copy(value, path)
 
 
 def _split(override: str) -> tuple[str, str]:
@@ -201,27 +246,44 @@ def load_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: '{path}'")
-    text = path.read_text()
+    kind = "JSON" if path.suffix == ".json" else "YAML"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not a text file (expected {kind})") from None
+    except OSError as err:
+        raise ConfigError(f"config file '{path}' cannot be read: {err.strerror or err}") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_Loader)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        kind = "JSON" if path.suffix == ".json" else "YAML"
-        raise ConfigError(f"config file '{path}' is not valid {kind}: {err}") from None
+    except (json.JSONDecodeError, yaml.YAMLError, ValueError) as err:
+        # (ValueError: an explicit tag with an invalid value, e.g. "!!timestamp 2024-13-01")
+        reason = " ".join(str(err).split()) or type(err).__name__  # one line, with the position
+        raise ConfigError(f"config file '{path}' is not valid {kind}: {reason}") from None
+    except RecursionError:
+        raise ConfigError(f"config file '{path}' is nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping at the top level")
-    return data
+    try:
+        return _plain(data, "")
+    except RecursionError:
+        raise ConfigError(f"config file '{path}' is nested too deeply") from None
 
 
 def save_file(obj: Any, path: str | Path) -> None:
     """Write a config (dataclass or dict) as JSON or YAML depending on the suffix."""
+    from vaekit.checkpoint import atomic_write  # (vaekit.checkpoint imports this module)
+
     path = Path(path)
     data = to_dict(obj)
     if path.suffix in (".yaml", ".yml"):
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        text = yaml.safe_dump(data, sort_keys=False)
     else:
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        text = json.dumps(data, indent=2) + "\n"
+    # Atomic: a run's config.yaml is rewritten on every resume, and a kill mid-write must not
+    # leave a run that can no longer be resumed.
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def check(condition: bool, message: str) -> None:

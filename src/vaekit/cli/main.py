@@ -354,11 +354,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.fn(args, extra)
     except VaekitError as err:
-        print(f"vaekit {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(line.strip() for line in str(err).splitlines())  # always one line
+        print(f"vaekit {args.command}: error: {message}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("vaekit: interrupted; the last checkpoint is kept", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        # Ctrl-C: training saves a checkpoint between two steps and says how to resume
+        # (vaekit.training.run.TrainingInterrupted); elsewhere nothing is half-written.
+        message = " ".join(str(err).split()) or (
+            "interrupted; the last checkpoint is kept" if args.command == "train"
+            else "interrupted")
+        print(f"vaekit {args.command}: {message}", file=sys.stderr)
         return 130
+    except (OSError, ValueError) as err:
+        # Bad paths and values that surface as Python errors (an output file that cannot be
+        # written, --n 0, ...): one line; --verbose shows the traceback.
+        if args.verbose:
+            raise
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"vaekit {args.command}: error: {message} (--verbose shows the traceback)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

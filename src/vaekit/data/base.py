@@ -17,6 +17,12 @@ from torch.utils.data import Dataset
 from vaekit.errors import DataError
 
 
+def is_count(value: object, minimum: int = 1) -> bool:
+    """Whether a dataset option is an integer (not a bool) of at least ``minimum``; options come
+    from config files and the command line, so a string or a list must be refused, not compared."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+
+
 class ArrayImageDataset(Dataset):
     """Images held as one array; items are float32 tensors ``(C, H, W)`` in [0, 1].
 

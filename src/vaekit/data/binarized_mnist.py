@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from vaekit.data.base import ArrayImageDataset
+from vaekit.data.base import ArrayImageDataset, is_count
 from vaekit.data.paths import dataset_dir
 from vaekit.errors import DataError
 from vaekit.registry import DATASETS
@@ -59,7 +60,10 @@ def read_packed(path: str | os.PathLike, split: str) -> np.ndarray:
             packed = archive[split]
     except DataError:
         raise
-    except (ValueError, OSError, zipfile.BadZipFile) as err:
+    except (ValueError, OSError, EOFError, RuntimeError, NotImplementedError, zlib.error,
+            zipfile.BadZipFile) as err:
+        # (a damaged zip: EOFError, zlib.error; RuntimeError for an encrypted member;
+        # NotImplementedError for an unsupported compression method)
         raise DataError(f"'{path}' is not a readable npz file: {err}") from err
     if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != _PIXELS // 8:
         raise DataError(f"'{path}': '{split}' must be uint8 of shape (N, {_PIXELS // 8}) "
@@ -78,8 +82,8 @@ def binarized_mnist(root: str | None = None, split: str = "train",
     if split not in SPLIT_SIZES:
         raise DataError(f"binarized_mnist: unknown split '{split}'; valid splits: "
                         f"{', '.join(SPLIT_SIZES)}")
-    if limit is not None and limit <= 0:
-        raise DataError(f"binarized_mnist: limit must be positive, got {limit}")
+    if limit is not None and not is_count(limit):
+        raise DataError(f"binarized_mnist: limit must be a positive integer, got {limit!r}")
     folder = dataset_dir("binarized_mnist", root)
     packed, amat = folder / PACKED_NAME, folder / f"binarized_mnist_{split}.amat"
     if packed.is_file():

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +206,8 @@ class DSpritesArray(DSprites):
         try:
             with np.load(self.path, allow_pickle=False) as archive:
                 classes = archive["latents_classes"]
-        except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:
+        except (KeyError, ValueError, OSError, EOFError, RuntimeError, NotImplementedError,
+                zlib.error, zipfile.BadZipFile) as err:
             raise DataError(f"dsprites: cannot read 'latents_classes' from '{self.path}': "
                             f"{err}") from err
         expected = self.index_to_factors(np.arange(count))
@@ -254,6 +256,7 @@ def read_packed_npz_images(path: Path, key: str, count: int,
         raise
     except KeyError as err:
         raise DataError(f"'{path}' has no array '{key}'") from err
-    except (zipfile.BadZipFile, ValueError, OSError) as err:
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError, NotImplementedError,
+            zlib.error) as err:  # (what a damaged or encrypted zip member raises)
         raise DataError(f"'{path}' is not a readable npz file: {err}") from err
     return packed

@@ -13,6 +13,7 @@ is a :class:`DataError` that says what is wrong, not a silently wrong array.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import warnings
 import zlib
@@ -21,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from vaekit.data.base import ArrayImageDataset
+from vaekit.data.base import ArrayImageDataset, is_count
 from vaekit.data.paths import dataset_dir
 from vaekit.errors import DataError
 from vaekit.registry import DATASETS
@@ -45,11 +46,18 @@ def _open(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
 
 
+_CHUNK = 1 << 24
+
+
 def _read_exact(stream: BinaryIO, size: int) -> bytes:
-    """Up to ``size`` bytes (fewer only at the end of the data)."""
+    """Up to ``size`` bytes (fewer only at the end of the data).
+
+    Read in chunks: ``size`` comes from the file's header, and a corrupt header can announce
+    more bytes than memory holds (one huge ``read`` would fail with MemoryError/OverflowError).
+    """
     chunks, left = [], size
     while left > 0:
-        chunk = stream.read(left)
+        chunk = stream.read(min(left, _CHUNK))
         if not chunk:
             break
         chunks.append(chunk)
@@ -93,7 +101,7 @@ def _read_idx_stream(stream: BinaryIO, path: Path, limit: int | None) -> np.ndar
         raise DataError(f"'{path}': truncated IDX header ({ndim} dimensions declared, file ends "
                         "inside the list of sizes)")
     dims = tuple(int(d) for d in np.frombuffer(raw_dims, dtype=">u4"))
-    row = int(np.prod(dims[1:], dtype=np.int64)) * dtype.itemsize
+    row = math.prod(dims[1:]) * dtype.itemsize  # Python ints: no int64 overflow
     count = dims[0] if limit is None else min(int(limit), dims[0])
     expected = count * row
     data = _read_exact(stream, expected + (1 if limit is None else 0))
@@ -152,8 +160,8 @@ def load_idx_split(name: str, folder: Path, split: str, limit: int | None = None
     if split not in _SPLIT_FILES:
         raise DataError(f"{name}: unknown split '{split}'; valid splits: "
                         f"{', '.join(_SPLIT_FILES)}")
-    if limit is not None and limit <= 0:
-        raise DataError(f"{name}: limit must be positive, got {limit}")
+    if limit is not None and not is_count(limit):
+        raise DataError(f"{name}: limit must be a positive integer, got {limit!r}")
     image_stem, label_stem = _SPLIT_FILES[split]
     image_path = find_idx_file(folder, image_stem)
     partial = False

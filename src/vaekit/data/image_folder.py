@@ -21,9 +21,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from vaekit.data.base import ArrayImageDataset
+from vaekit.data.base import ArrayImageDataset, is_count
 from vaekit.data.paths import dataset_dir
 from vaekit.errors import DataError
 from vaekit.registry import DATASETS
@@ -87,8 +87,8 @@ def image_folder(root: str | None = None, image_size: int | None = None,
         raise DataError(f"image_folder: image_size must be a positive integer, got {image_size!r}")
     if channels not in (None, 1, 3):
         raise DataError(f"image_folder: channels must be 1, 3 or None, got {channels!r}")
-    if limit is not None and limit <= 0:
-        raise DataError(f"image_folder: limit must be positive, got {limit}")
+    if limit is not None and not is_count(limit):
+        raise DataError(f"image_folder: limit must be a positive integer, got {limit!r}")
     folder = dataset_dir("image_folder", root)
     paths = list_images(folder)
     if not paths:
@@ -107,8 +107,10 @@ def image_folder(root: str | None = None, image_size: int | None = None,
                 image = ImageOps.exif_transpose(image)  # camera photos: apply the rotation tag
                 natural = _natural_channels(image)
                 converted = _to_mode(image, channels or natural)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-            # Pillow signals a corrupt file with any of these (SyntaxError for bad PNG chunks).
+        except Exception as err:  # noqa: BLE001
+            # Pillow signals a corrupt file with UnidentifiedImageError, OSError, ValueError,
+            # SyntaxError (bad PNG chunks) and, for some damage, others: DecompressionBombError
+            # for a header that claims billions of pixels, struct.error, IndexError, ...
             skipped.append(f"{path.relative_to(folder)} ({type(err).__name__}: {err})")
             continue
         if image_size is not None:

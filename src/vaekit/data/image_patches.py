@@ -9,10 +9,12 @@ model never saw. Patches are cut at seeded random places, so a split is the same
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from PIL import Image
 
-from vaekit.data.base import ArrayImageDataset
+from vaekit.data.base import ArrayImageDataset, is_count
 from vaekit.data.image_folder import list_images
 from vaekit.data.paths import dataset_dir
 from vaekit.errors import DataError
@@ -22,13 +24,20 @@ _SPLIT_SEEDS = {"train": 0, "test": 1}
 
 
 def _colour_photos(folder) -> list[np.ndarray]:
-    """Every RGB(A) photograph in ``folder`` as uint8 ``(H, W, 3)``; greyscale ones skipped."""
-    photos = []
+    """Every RGB(A) photograph in ``folder`` as uint8 ``(H, W, 3)``; greyscale ones skipped,
+    unreadable ones too, with a warning that names them (as ``image_folder`` does)."""
+    photos, skipped = [], []
     for path in list_images(folder):
-        with Image.open(path) as image:
-            if image.mode not in ("RGB", "RGBA"):
-                continue
-            photos.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        try:
+            with Image.open(path) as image:
+                if image.mode not in ("RGB", "RGBA"):
+                    continue
+                photos.append(np.asarray(image.convert("RGB"), dtype=np.uint8))
+        except Exception as err:  # noqa: BLE001 - Pillow raises many types for corrupt files
+            skipped.append(f"{path.name} ({type(err).__name__}: {err})")
+    if skipped:
+        warnings.warn(f"image_patches: skipped {len(skipped)} unreadable file(s) in '{folder}': "
+                      f"{'; '.join(skipped[:5])}", stacklevel=3)
     return photos
 
 
@@ -42,9 +51,10 @@ def image_patches(root: str | None = None, split: str = "train", patch_size: int
     """
     if split not in _SPLIT_SEEDS:
         raise DataError(f"image_patches: split must be 'train' or 'test', got {split!r}")
-    if patch_size < 2 or patches_per_image < 1 or test_every < 2:
-        raise DataError("image_patches: patch_size >= 2, patches_per_image >= 1 and "
-                        "test_every >= 2 are required")
+    if not (is_count(patch_size, 2) and is_count(patches_per_image) and is_count(test_every, 2)):
+        raise DataError("image_patches: integers patch_size >= 2, patches_per_image >= 1 and "
+                        f"test_every >= 2 are required, got {patch_size!r}, {patches_per_image!r}, "
+                        f"{test_every!r}")
     photos = _colour_photos(dataset_dir("sample_images", root))
     chosen = [p for i, p in enumerate(photos) if (i % test_every == test_every - 1)
               == (split == "test")]

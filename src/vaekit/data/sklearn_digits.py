@@ -13,7 +13,7 @@ import zlib
 
 import numpy as np
 
-from vaekit.data.base import ArrayImageDataset
+from vaekit.data.base import ArrayImageDataset, is_count
 from vaekit.data.paths import dataset_dir, require_file
 from vaekit.errors import DataError
 from vaekit.registry import DATASETS
@@ -54,8 +54,8 @@ def sklearn_digits(root: str | None = None, split: str = "train",
     if split not in SPLITS:
         raise DataError(f"sklearn_digits: unknown split '{split}'; valid splits: "
                         f"{', '.join(SPLITS)}")
-    if limit is not None and limit <= 0:
-        raise DataError(f"sklearn_digits: limit must be positive, got {limit}")
+    if limit is not None and not is_count(limit):
+        raise DataError(f"sklearn_digits: limit must be a positive integer, got {limit!r}")
     folder = dataset_dir("sklearn_digits", root)
     path = require_file(folder / FILE_NAME, "It ships with scikit-learn: "
                         "sklearn/datasets/data/digits.csv.gz.")

@@ -3,8 +3,13 @@
 A run directory holds everything about one run::
 
     run_dir/config.yaml          the full experiment config (reload with load_experiment)
-    run_dir/run.json             versions, seed, git commit, command line, timings
+    run_dir/run.json             versions, seed, git commit, command line, timings, status
+                                 (written when training starts: running, then finished,
+                                 interrupted or failed)
     run_dir/checkpoints/last.ckpt  Lightning state for resuming (atomic writes, safe loading)
+                                   written every train.checkpoint_every steps, at the end, and
+                                   when Ctrl-C stops the run (between two steps, so it resumes
+                                   exactly; see TrainingInterrupted)
     run_dir/logs/metrics.csv     CSV metrics of the whole run (logs/csv/part-N per segment)
     run_dir/logs/tensorboard/    TensorBoard events
     run_dir/model/               the trained model: config.json + model.safetensors
@@ -16,8 +21,10 @@ import csv
 import json
 import platform
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -26,13 +33,14 @@ from typing import Any
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from vaekit import __version__
+from vaekit.checkpoint import CONFIG_NAME, WEIGHTS_NAME, atomic_write, remove_stale_temp_files
 from vaekit.config import save_file
-from vaekit.errors import ConfigError, ShapeError
+from vaekit.errors import CheckpointError, ConfigError, ShapeError
 from vaekit.models.base import BaseVAE, build_model
-from vaekit.training.checkpoint_io import AtomicCheckpointIO
+from vaekit.training.checkpoint_io import AtomicCheckpointIO, load_training_checkpoint
 from vaekit.training.config import ExperimentConfig, TrainConfig
 from vaekit.training.data import (
     LabelledDataset,
@@ -46,9 +54,89 @@ from vaekit.training.module import VAEModule
 
 CHECKPOINT_DIR = "checkpoints"
 LAST_CHECKPOINT = "last.ckpt"
-INTERRUPTED_CHECKPOINT = "interrupted.ckpt"
+INTERRUPTED_CHECKPOINT = "interrupted.ckpt"  # written on exceptions by vaekit <= 0.1.0; still read
 MODEL_DIR = "model"
 LOG_DIR = "logs"
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped training. ``str(err)`` is a one-line summary that says where the
+    run stopped and how to resume it; ``steps`` is the number of training batches done and
+    ``checkpoint`` the file holding them (None when a second Ctrl-C aborted without saving)."""
+
+    def __init__(self, message: str, steps: int, checkpoint: Path | None) -> None:
+        super().__init__(message)
+        self.steps = steps
+        self.checkpoint = checkpoint
+
+
+class _StopOnInterrupt(Callback):
+    """Turn the first Ctrl-C during training into a clean stop between two training steps.
+
+    Lightning's own handling of a KeyboardInterrupt raised inside a step ends the process with
+    ``sys.exit(1)``, and a checkpoint taken at that moment can hold a half-applied update. Here
+    the signal only sets a flag; the current step finishes, the loop stops the way it does at
+    ``max_steps`` and :func:`train` saves ``last.ckpt``, which therefore resumes exactly. A second
+    Ctrl-C raises KeyboardInterrupt at once (the last checkpoint written before is kept).
+    Installed only in the main thread, in a single process, when SIGINT has Python's default
+    handler (a handler of the caller's own, or an ignored SIGINT, is left alone).
+    """
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.enabled = True  # train() turns it off for several processes
+        self._previous: Any = None
+
+    def __enter__(self) -> _StopOnInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            # Remembered in any case: Lightning ignores SIGINT after a KeyboardInterrupt, and
+            # the caller's handler must be back when train() returns or raises.
+            self._previous = signal.getsignal(signal.SIGINT)
+            if self.enabled and self._previous is signal.default_int_handler:
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.requests += 1
+        if self.requests > 1:
+            raise KeyboardInterrupt
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        if self.requests:
+            trainer.should_stop = True
+
+
+class _FlushLogsWithCheckpoints(Callback):
+    """Write buffered log rows when a checkpoint is saved (the CSV logger otherwise keeps up to
+    100 steps in memory), so that a run killed outright and resumed has no gap in its metrics
+    between its last flush and the checkpoint it resumed from. The row of the checkpoint's own
+    step reaches the logger just after the checkpoint is taken, so rows are written again at
+    the next epoch end or batch start (a kill in the few milliseconds between can lose that one
+    row; the weights are unaffected)."""
+
+    def __init__(self) -> None:
+        self._pending = False
+
+    def on_save_checkpoint(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        self._flush(trainer)
+        self._pending = True
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        if self._pending:
+            self._flush(trainer)
+            self._pending = False
+
+    on_train_epoch_end = on_train_batch_start  # checkpoints often fall on an epoch's last batch
+
+    @staticmethod
+    def _flush(trainer: L.Trainer) -> None:
+        for logger in trainer.loggers:
+            logger.save()
 
 
 @dataclass
@@ -92,6 +180,31 @@ def run_metadata(config: ExperimentConfig) -> dict[str, Any]:
     }
 
 
+def _write_run_json(run_dir: Path, meta: dict[str, Any]) -> None:
+    text = json.dumps(meta, indent=2, default=str) + "\n"
+    atomic_write(run_dir / "run.json", lambda tmp: Path(tmp).write_text(text))
+
+
+def _check_resumable(path: Path, module: VAEModule) -> None:
+    """Refuse a checkpoint that the configured model cannot take, before the run directory is
+    touched (a resume with other model settings would otherwise fail deep inside Lightning)."""
+    state = load_training_checkpoint(path)["state_dict"]
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+             if isinstance(state.get(k), torch.Tensor) and state[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        found = [f"{label} {items[:3]}" for label, items in
+                 (("missing", missing), ("unexpected", unexpected),
+                  ("shapes (checkpoint vs config)", wrong)) if items]
+        raise CheckpointError(
+            f"'{path}' holds a different model than the config describes ({'; '.join(found)}); "
+            "resume with the run's own config.yaml (no --model.* overrides) or start a new "
+            "run_dir"
+        )
+
+
 def _csv_parts(run_dir: Path) -> list[Path]:
     parts = (run_dir / LOG_DIR / "csv").glob("part-*/metrics.csv")
     return sorted(parts, key=lambda p: int(p.parent.name.split("-")[1]))
@@ -106,7 +219,13 @@ def merge_csv_logs(run_dir: Path) -> Path | None:
         with part.open(newline="") as handle:
             reader = csv.DictReader(handle)
             columns += [c for c in reader.fieldnames or [] if c not in columns]
-            rows += list(reader)
+            part_rows = list(reader)
+        steps = [s for s in map(_row_step, part_rows) if s is not None]
+        if steps:
+            # A segment that was killed logged steps after its last checkpoint; the next
+            # segment redid them from the checkpoint, so its rows replace those.
+            rows = [r for r in rows if (_row_step(r) or 0) < min(steps)]
+        rows += part_rows
     if not rows:
         return None
     out = run_dir / LOG_DIR / "metrics.csv"
@@ -115,6 +234,13 @@ def merge_csv_logs(run_dir: Path) -> Path | None:
         writer.writeheader()
         writer.writerows(rows)
     return out
+
+
+def _row_step(row: dict[str, str]) -> int | None:
+    try:
+        return int(float(row.get("step") or ""))
+    except ValueError:
+        return None
 
 
 def _loggers(train: TrainConfig, run_dir: Path) -> list:
@@ -192,13 +318,17 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
         val_set = None if val_set is None else LabelledDataset(val_set)
     module = VAEModule(model, cfg)
     n_groups = len(module.group_names)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_file(config, run_dir / "config.yaml")
-    meta = run_metadata(config)
-    meta["resumed_from"] = str(ckpt_path) if ckpt_path else None
+    if ckpt_path is not None:
+        _check_resumable(ckpt_path, module)
 
     ckpt_dir = run_dir / CHECKPOINT_DIR
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # Temporary files of a process killed while writing a checkpoint or the model (the files
+    # themselves are intact). Only the global-zero process writes these, and only once every
+    # process of the run has started, so this cannot race with a write.
+    for folder, name in ((ckpt_dir, "*"), (run_dir / MODEL_DIR, WEIGHTS_NAME),
+                         (run_dir / MODEL_DIR, CONFIG_NAME)):
+        remove_stale_temp_files(folder, name)
     trainer = L.Trainer(
         # VAEModule stops at cfg.max_steps training batches itself: Lightning's max_steps counts
         # optimiser steps, which differ with several optimisers or skipped non-finite steps.
@@ -212,9 +342,13 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
         precision=cfg.precision,
         logger=_loggers(cfg, run_dir),
         callbacks=[
+            # No checkpoint on exceptions: one taken inside a failed step can hold a half-applied
+            # update, and as the newest file it would be what --resume continues from. Errors
+            # keep the last periodic checkpoint; Ctrl-C stops between steps (_StopOnInterrupt).
             ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True,
                             save_top_k=0, every_n_train_steps=cfg.checkpoint_every * n_groups),
-            OnExceptionCheckpoint(dirpath=ckpt_dir, filename=INTERRUPTED_CHECKPOINT[:-5]),
+            stopper := _StopOnInterrupt(),
+            _FlushLogsWithCheckpoints(),
             *(callbacks or []),
         ],
         plugins=[AtomicCheckpointIO()],
@@ -242,16 +376,56 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
             f"train.batch_size={cfg.batch_size} is larger than the training set "
             f"({len(train_set)} examples); lower it"
         )
+    save_file(config, run_dir / "config.yaml")
+    meta = run_metadata(config)
+    meta["resumed_from"] = str(ckpt_path) if ckpt_path else None
+    meta["status"] = "running"  # a run killed outright keeps this record of what it was
+    _write_run_json(run_dir, meta)
     start = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
-    seconds = time.perf_counter() - start
-    trainer.save_checkpoint(ckpt_dir / LAST_CHECKPOINT)
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-    if trainer.is_global_zero:
-        merge_csv_logs(run_dir)
-        model.save_pretrained(run_dir / MODEL_DIR)
-        meta.update(train_seconds=seconds, steps=module.batches_seen, final_metrics=metrics,
-                    skipped_nonfinite_steps=module.skipped_steps,
-                    skipped_updates=module.skipped_updates, world_size=trainer.world_size)
-        (run_dir / "run.json").write_text(json.dumps(meta, indent=2) + "\n")
+    stopper.enabled = trainer.world_size == 1
+    with stopper:
+        try:
+            trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path, weights_only=True)
+        except SystemExit:
+            # Lightning answers a KeyboardInterrupt raised inside fit (a second Ctrl-C, or a
+            # caller's own SIGINT handler) with sys.exit(1); report it as the interrupt it is.
+            if not trainer.interrupted:
+                raise
+            if trainer.is_global_zero:
+                _finish_run_json(run_dir, meta, "interrupted", module)
+            raise TrainingInterrupted(
+                f"interrupted at step {module.batches_seen} without saving; --resume continues "
+                f"from the last checkpoint in '{ckpt_dir}'", module.batches_seen, None) from None
+        except Exception as err:
+            if trainer.is_global_zero:
+                _finish_run_json(run_dir, meta, "failed", module,
+                                 error=f"{type(err).__name__}: {' '.join(str(err).split())}")
+            raise
+        seconds = time.perf_counter() - start
+        trainer.save_checkpoint(ckpt_dir / LAST_CHECKPOINT)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        stopped = bool(stopper.requests) and module.batches_seen < cfg.max_steps
+        if trainer.is_global_zero:
+            merge_csv_logs(run_dir)
+            model.save_pretrained(run_dir / MODEL_DIR)
+            meta.update(train_seconds=seconds, steps=module.batches_seen, final_metrics=metrics,
+                        skipped_nonfinite_steps=module.skipped_steps,
+                        skipped_updates=module.skipped_updates, world_size=trainer.world_size,
+                        status="interrupted" if stopped else "finished")
+            _write_run_json(run_dir, meta)
+    if stopped:
+        raise TrainingInterrupted(
+            f"interrupted at step {module.batches_seen} of {cfg.max_steps}; saved "
+            f"'{ckpt_dir / LAST_CHECKPOINT}'; resume with: vaekit train --resume {run_dir}",
+            module.batches_seen, ckpt_dir / LAST_CHECKPOINT)
     return TrainResult(run_dir, model, metrics, seconds, module.batches_seen)
+
+
+def _finish_run_json(run_dir: Path, meta: dict[str, Any], status: str, module: VAEModule,
+                     **extra: Any) -> None:
+    """Record how a run that did not finish ended (best effort: never hides the real error)."""
+    try:
+        meta.update(status=status, steps=module.batches_seen, **extra)
+        _write_run_json(run_dir, meta)
+    except Exception:  # noqa: BLE001
+        pass

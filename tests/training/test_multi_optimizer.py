@@ -76,3 +76,11 @@ def test_a_model_must_bring_its_own_config_type():
 
     with pytest.raises(RegistryError, match="config_type = 'test_misnamed'"):
         MODELS.register("test_misnamed")(type("Misnamed", (VAE,), {}))
+
+
+def test_ddp_with_several_optimiser_groups_tolerates_unused_parameters():
+    from vaekit.training.run import _strategy
+
+    assert _strategy("ddp", n_groups=2) == "ddp_find_unused_parameters_true"
+    assert _strategy("ddp", n_groups=1) == "ddp"
+    assert _strategy("auto", n_groups=2) == "auto"

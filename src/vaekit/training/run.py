@@ -289,6 +289,15 @@ _QUIET = (
 )
 
 
+def _strategy(name: str, n_groups: int) -> str:
+    """Plain DDP refuses a step in which some parameters get no gradient; with several optimiser
+    groups every group's backward leaves the others' parameters unused, so let DDP look for
+    them (the only extra cost is a graph traversal per backward)."""
+    if n_groups > 1 and name == "ddp":
+        return "ddp_find_unused_parameters_true"
+    return name
+
+
 def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = False,
           callbacks: list | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data``; see the module docstring for the outputs."""
@@ -338,7 +347,7 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
         accelerator=cfg.accelerator,
         devices=cfg.devices,
         num_nodes=cfg.num_nodes,
-        strategy=cfg.strategy,
+        strategy=_strategy(cfg.strategy, n_groups),
         precision=cfg.precision,
         logger=_loggers(cfg, run_dir),
         callbacks=[

@@ -217,7 +217,8 @@ def part_quality(args: argparse.Namespace) -> dict:
     return {
         "protocol": {
             "data": "Fashion-MNIST, train 60k (1k held out for validation), test 10k",
-            "steps": args.quality_steps, "vq_steps": args.vq_steps, "batch": 128, "num_samples": args.num_samples,
+            "steps": args.quality_steps, "vq_steps": args.vq_steps, "batch": 128,
+            "num_samples": args.num_samples,
             "features": "penultimate layer of a classifier vaekit trains on the Fashion-MNIST "
                         "training set (not Inception; not comparable to published FID)",
             "classifier": classifier_info, "seed": args.seed, "threads": 1,
@@ -343,7 +344,8 @@ def markdown_table(report: dict) -> str:
                 f"{r.get('precision', 0):.3f} | {r.get('recall', 0):.3f} | – | – | – |")
         c = p["classifier"]
         lines += ["", f"Protocol: {p['data']}; {p['steps']} steps of batch {p['batch']} per "
-                  f"model ({p.get('vq_steps', p['steps'])} for VQ-VAE), seed {p['seed']}; {p['num_samples']} samples against as many test "
+                  f"model ({p.get('vq_steps', p['steps'])} for VQ-VAE), seed {p['seed']}; "
+                  f"{p['num_samples']} samples against as many test "
                   f"images; features: {p['features']} ({c['steps']} steps, test accuracy "
                   f"{c['test_accuracy']:.3f}); PSNR/SSIM of reconstructions of 2,000 test "
                   f"images; {p['machine']}."]

@@ -248,6 +248,12 @@ def cmd_report(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_audio(args: argparse.Namespace, extra: list[str]) -> int:
+    from vaekit.audio.cli import run_audio_command
+
+    return run_audio_command(args, extra)
+
+
 # ----------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -339,6 +345,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="vaekit-demo", help="output folder")
     p.add_argument("--steps", type=int, default=None, help="training steps (default 3000)")
     p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("audio", help="spectrogram VAEs on audio: train on spoken digits (FSDD), "
+                       "reconstruct a WAV file")
+    audio = p.add_subparsers(dest="audio_command", required=True, metavar="AUDIO_COMMAND")
+    a = audio.add_parser("train", help="vaekit train with audio defaults (FSDD log-mel, conv64, "
+                         "learned-variance Gaussian); --model.type=cvae for the digit-conditioned "
+                         "VAE; any --section.key=value overrides them")
+    a.add_argument("--config", "-c", help="experiment YAML/JSON file (used without the defaults)")
+    a.add_argument("--run-dir", help="output directory (default runs/audio)")
+    a.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
+    a.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    a = audio.add_parser("reconstruct", help="reconstruct one WAV through a spectrogram model")
+    a.add_argument("path", help="run directory or model directory")
+    a.add_argument("input", help="WAV file to reconstruct")
+    a.add_argument("output", help="WAV file to write")
+    a.add_argument("--label", type=int, default=None,
+                   help="cvae: the condition (default: the label of highest conditional ELBO)")
+    a.add_argument("--griffin-lim-iter", type=int, default=64, help="phase iterations")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--spectrogram", metavar="PNG", help="also draw input | reconstruction")
+    a = audio.add_parser("examples", help="WAVs and spectrogram pictures of reconstructions, "
+                         "samples, an interpolation and latent traversals")
+    a.add_argument("path", help="run directory (trained on audio)")
+    a.add_argument("--split", default="test", help="dataset split (default test)")
+    a.add_argument("--n", type=int, default=8, help="clips to reconstruct")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--out", default="audio-examples", help="output folder")
+    p.set_defaults(fn=cmd_audio)
     return parser
 
 

@@ -4,6 +4,7 @@ from vaekit.data import (  # noqa: F401  (imported for their @DATASETS.register 
     binarized_mnist,
     dsprites,
     dsprites_variants,
+    fsdd,
     idx,
     image_folder,
     image_patches,

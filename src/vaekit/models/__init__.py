@@ -7,6 +7,7 @@ from vaekit.models import (  # noqa: F401  (registration)
     beta_tcvae,
     beta_vae,
     ciwae,
+    cvae,
     dip_vae,
     factor_vae,
     hamiltonian_vae,

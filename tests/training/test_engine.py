@@ -157,3 +157,14 @@ def test_wall_clock_budget_stops_training(tmp_path):
     result = train(config(tmp_path, "a", "train.max_steps=1000000", "train.max_minutes=0.05"))
     assert 0 < result.steps < 1000000
     assert result.seconds < 30
+
+
+@pytest.mark.parametrize("logger", ["mlflow", "wandb"])
+def test_a_missing_optional_logger_is_named_with_the_fix(tmp_path, logger):
+    try:
+        __import__(logger)
+        pytest.skip(f"{logger} is installed")
+    except ImportError:
+        pass
+    with pytest.raises(ConfigError, match=f"pip install {logger}"):
+        train(config(tmp_path, "a", "train.max_steps=2", f"train.loggers=[csv, {logger}]"))

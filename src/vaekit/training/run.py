@@ -256,7 +256,15 @@ def _loggers(train: TrainConfig, run_dir: Path) -> list:
         "mlflow": lambda: loggers.MLFlowLogger(save_dir=str(run_dir / "mlruns")),
         "wandb": lambda: loggers.WandbLogger(save_dir=str(run_dir)),
     }
-    return [makers[name]() for name in train.loggers]
+    built = []
+    for name in train.loggers:
+        try:
+            built.append(makers[name]())
+        except ModuleNotFoundError:  # MLflow and W&B are optional, imported only when asked for
+            raise ConfigError(f"train.loggers: '{name}' needs its package; pip install {name}, "
+                              "or drop it from train.loggers (csv and tensorboard need nothing)"
+                              ) from None
+    return built
 
 
 def prepare_model(config: ExperimentConfig, data_shape: tuple[int, ...],

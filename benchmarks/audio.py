@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import torch
+from common import finished_run
 
 import vaekit.models.cvae  # noqa: F401  (registers "cvae")
 from vaekit.audio.evaluation import (
@@ -85,10 +86,6 @@ def model_settings(name: str, latent_dim: int) -> list[str]:
     return ["model.type=vae", *common]
 
 
-def _finished(run_dir: Path, steps: int) -> bool:
-    meta = run_dir / "run.json"
-    return (meta.is_file() and (run_dir / "model" / "model.safetensors").is_file()
-            and json.loads(meta.read_text()).get("steps") == steps)
 
 
 def main() -> None:
@@ -120,7 +117,7 @@ def main() -> None:
             f"train.checkpoint_every={max(args.steps // 4, 1)}", "train.progress_bar=false",
             "train.loggers=[csv]", f"run_dir={run_dir}",
         ])
-        if args.reuse and _finished(run_dir, args.steps):
+        if args.reuse and finished_run(run_dir, args.steps):
             model = load_pretrained(run_dir / "model")
             meta = json.loads((run_dir / "run.json").read_text())
             seconds, cpu_seconds = meta["train_seconds"], None

@@ -33,6 +33,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from common import finished_run
 
 RESULTS = Path(__file__).parent / "results"
 MODELS = {
@@ -107,7 +108,7 @@ def run_one(job: dict) -> dict:
         f"run_dir={RESULTS / 'runs' / 'disentanglement' / run_name}",
     ])
     run_dir = Path(config.run_dir)
-    if job["reuse"] and _finished(run_dir, job["steps"]):
+    if job["reuse"] and finished_run(run_dir, job["steps"]):
         # A finished run of the same protocol: score it again without retraining.
         meta = json.loads((run_dir / "run.json").read_text())
         model, steps, seconds = load_pretrained(run_dir / "model"), meta["steps"], \
@@ -142,11 +143,6 @@ def scored_rows(out: Path, steps: int, metrics_protocol: str) -> dict[tuple, dic
     return {(r["model"], r["seed"]): r for r in earlier["runs"] if r.get("steps") == steps}
 
 
-def _finished(run_dir: Path, steps: int) -> bool:
-    meta_file = run_dir / "run.json"
-    if not (meta_file.is_file() and (run_dir / "model" / "model.safetensors").is_file()):
-        return False
-    return json.loads(meta_file.read_text()).get("steps") == steps
 
 
 def summarise(rows: list[dict]) -> dict[str, dict[str, list[float]]]:

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import finished_run
 from torch.utils.data import Subset
 
 from vaekit.checkpoint import load_pretrained
@@ -96,17 +97,13 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def _finished(run_dir: Path, steps: int) -> bool:
-    meta = run_dir / "run.json"
-    return (meta.is_file() and (run_dir / "model" / "model.safetensors").is_file()
-            and json.loads(meta.read_text()).get("steps") == steps)
 
 
 def train_or_reuse(overrides: list[str], run_dir: Path, steps: int, reuse: bool):
     """(model, train minutes, run.json) of a finished run, training it if needed."""
     config = load_experiment(None, [*overrides, f"train.max_steps={steps}", *COMMON,
                                     f"run_dir={run_dir}"])
-    if not (reuse and _finished(run_dir, steps)):
+    if not (reuse and finished_run(run_dir, steps)):
         train(config, overwrite=True)
     meta = json.loads((run_dir / "run.json").read_text())
     return load_pretrained(run_dir / "model"), round(meta["train_seconds"] / 60, 1), meta

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import finished_run
 from torch.utils.data import Subset
 
 from vaekit.checkpoint import load_pretrained
@@ -59,10 +60,6 @@ def model_settings(name: str) -> list[str]:
     return ["model.type=vae", *common]
 
 
-def _finished(run_dir: Path, steps: int) -> bool:
-    meta = run_dir / "run.json"
-    return (meta.is_file() and (run_dir / "model" / "model.safetensors").is_file()
-            and json.loads(meta.read_text()).get("steps") == steps)
 
 
 def main() -> None:
@@ -87,7 +84,7 @@ def main() -> None:
             "train.loggers=[csv]", f"run_dir={RESULTS / 'runs' / f'likelihood-{name}'}",
         ])
         run_dir = Path(config.run_dir)
-        if args.reuse and _finished(run_dir, steps):
+        if args.reuse and finished_run(run_dir, steps):
             model = load_pretrained(run_dir / "model")
             train_seconds = json.loads((run_dir / "run.json").read_text())["train_seconds"]
         else:

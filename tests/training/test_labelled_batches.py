@@ -37,10 +37,12 @@ def test_num_labelled_keeps_a_balanced_seeded_subset():
         LabelledDataset(dataset(), num_labelled=2)
 
 
-def test_a_dataset_without_labels_is_refused_with_the_fix():
+def test_a_dataset_without_labels_is_served_unlabelled_with_a_warning():
     unlabelled = ArrayImageDataset(np.zeros((4, 1, 2, 2), np.uint8), name="plain")
+    with pytest.warns(UserWarning, match="no labels"):
+        assert LabelledDataset(unlabelled).labels.tolist() == [-1, -1, -1, -1]
     with pytest.raises(DataError, match="labelled dataset"):
-        LabelledDataset(unlabelled)
+        LabelledDataset(unlabelled, num_labelled=2)
 
 
 def _labelled_blobs(split: str = "train", n: int = 128) -> ArrayImageDataset:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -86,7 +87,8 @@ def labels_of(dataset: Dataset) -> torch.Tensor | None:
 
 
 class LabelledDataset(Dataset):
-    """Items ``(x, y)`` for models that train on labels (``BaseVAE.uses_labels``).
+    """Items ``(x, y)`` for models that train on labels (``BaseVAE.uses_labels``); a dataset
+    without labels gives ``y = -1`` everywhere (with a warning).
 
     ``num_labelled``: keep the labels of only this many examples, the same number per class
     (seeded), and mark the others unlabelled with ``y = -1`` (semi-supervised training, e.g.
@@ -96,10 +98,15 @@ class LabelledDataset(Dataset):
     def __init__(self, dataset: Dataset, num_labelled: int | None = None, seed: int = 0) -> None:
         labels = labels_of(dataset)
         if labels is None:
-            raise DataError(
-                f"this model trains on labels, but dataset {type(dataset).__name__} has none; "
-                "use a labelled dataset (e.g. mnist, fashion_mnist, sklearn_digits)"
-            )
+            if num_labelled is not None:
+                raise DataError(f"data.num_labelled is set, but dataset {type(dataset).__name__} "
+                                "has no labels; use a labelled dataset (e.g. mnist, "
+                                "fashion_mnist, sklearn_digits)")
+            # Every example unlabelled (y = -1): M2 then trains unsupervised, a conditional
+            # model unconditionally; say so, since it is rarely what the user wants.
+            warnings.warn(f"dataset {type(dataset).__name__} has no labels: the model trains "
+                          "on unlabelled batches (y = -1)", stacklevel=2)
+            labels = torch.full((len(dataset),), -1, dtype=torch.long)
         if num_labelled is not None:
             labels = _keep_balanced(labels, num_labelled, seed)
         self.dataset = dataset

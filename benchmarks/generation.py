@@ -272,9 +272,13 @@ class _real_images:  # noqa: N801  (reads like the function it stands in for)
     def __init__(self, dataset, n: int, seed: int) -> None:
         order = np.random.default_rng(seed).permutation(len(dataset))[:n]
         self.images = torch.stack([dataset[int(i)] for i in order])
+        self.next = 0
 
     def sample(self, n: int, generator=None) -> torch.Tensor:
-        return self.images[:n]
+        # The next n images: sample_quality asks for its images a batch at a time, and handing
+        # out the same first batch again would make the "generated" set full of duplicates.
+        start, self.next = self.next, self.next + n
+        return self.images[start:start + n]
 
 
 def _rounded(scores: dict) -> dict:

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 
 from vaekit.evaluation.likelihood import DataLike, evaluating, iter_batches, model_device
+from vaekit.losses.ms_ssim import ssim_and_cs
 
 if TYPE_CHECKING:
     from vaekit.models.base import BaseVAE
@@ -42,14 +42,6 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     return 10.0 * torch.log10(data_range**2 / mse)
 
 
-def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device
-                     ) -> torch.Tensor:
-    coords = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
-    g = torch.exp(-(coords**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
-
-
 def ssim(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -65,24 +57,9 @@ def ssim(
     1 for identical images, symmetric in ``x`` and ``y``, at most 1.
     """
     x, y = _pair(x, y)
-    channels, height, width = x.shape[1:]
-    size = min(window_size, height, width)
-    size -= 1 - size % 2  # odd
-    window = _gaussian_window(size, sigma, x.dtype, x.device)
-    weight = window.expand(channels, 1, size, size).contiguous()
-
-    def blur(t: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(t, weight, groups=channels)
-
-    mu_x, mu_y = blur(x), blur(y)
-    sigma_xx = blur(x * x) - mu_x * mu_x
-    sigma_yy = blur(y * y) - mu_y * mu_y
-    sigma_xy = blur(x * y) - mu_x * mu_y
-    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * sigma_xy + c2)) / (
-        (mu_x * mu_x + mu_y * mu_y + c1) * (sigma_xx + sigma_yy + c2)
-    )
-    return ssim_map.flatten(1).mean(dim=1)
+    per_channel, _ = ssim_and_cs(x, y, data_range, window_size=window_size, sigma=sigma,
+                                 k1=k1, k2=k2)  # (N, C)
+    return per_channel.mean(dim=1)
 
 
 def reconstruction_quality(

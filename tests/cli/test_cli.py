@@ -74,3 +74,19 @@ def test_help_everywhere(command, capsys):
         main([command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: vaekit" in capsys.readouterr().out
+
+
+def test_sample_temperature(run_dir, tmp_path, capsys):
+    # A plain VAE has no temperature: a one-line error, not a silently ignored flag.
+    assert main(["sample", str(run_dir), "--temperature", "0.5",
+                 "--out", str(tmp_path / "s.png")]) == 2
+    assert "without a temperature" in capsys.readouterr().err
+    hvae = tmp_path / "hvae"
+    data_and_train = [arg for arg in TRAIN if not arg.startswith("--model.")]
+    assert main(["train", "--run-dir", str(hvae), *data_and_train,
+                 "--model.type=hierarchical_vae", "--model.hidden_dim=16",
+                 "--model.group_dims=[2, 2]"]) == 0
+    cold, warm = tmp_path / "cold.png", tmp_path / "warm.png"
+    assert main(["sample", str(hvae), "--n", "4", "--temperature", "0", "--out", str(cold)]) == 0
+    assert main(["sample", str(hvae), "--n", "4", "--out", str(warm)]) == 0
+    assert cold.read_bytes() != warm.read_bytes()  # temperature 0: every sample the same mean

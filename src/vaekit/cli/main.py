@@ -150,7 +150,8 @@ def cmd_sample(args: argparse.Namespace, extra: list[str]) -> int:
 
     split_overrides(extra)
     model, _ = _load_run(args.path)
-    print(f"written: {save_samples(model, args.n, args.out, seed=args.seed)}")
+    path = save_samples(model, args.n, args.out, seed=args.seed, temperature=args.temperature)
+    print(f"written: {path}")
     return 0
 
 
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="samples.png")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="prior temperature for models that take one (hierarchical_vae, vq_vae)")
     p.set_defaults(fn=cmd_sample)
 
     p = sub.add_parser("reconstruct", help="originals over reconstructions")

@@ -109,3 +109,12 @@ def test_exponent_floats_without_a_dot_in_yaml_files(tmp_path):
     path = tmp_path / "model.yaml"
     path.write_text("type: annealed_vae\ngamma: 1e3\ndata_shape: [1, 8, 8]\n")
     assert model_config_from_dict(load_file(path)).gamma == 1000.0
+
+
+@pytest.mark.parametrize("betas", [(0.5,), (0.5, 1.0), ("a", 0.9), 3])
+def test_adam_betas_are_checked_with_the_key_named(betas):
+    from vaekit.config import check_betas
+
+    with pytest.raises(ConfigError, match="model.discriminator_betas"):
+        check_betas("model.discriminator_betas", betas)
+    assert check_betas("k", [0.5, "0.9"]) == (0.5, 0.9)

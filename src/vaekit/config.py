@@ -290,3 +290,14 @@ def check(condition: bool, message: str) -> None:
     """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(message)
+
+
+def check_betas(key: str, betas: Any) -> tuple[float, float]:
+    """Adam's ``betas`` as a tuple of two floats in [0, 1), else a ConfigError naming ``key``."""
+    try:
+        values = tuple(float(b) for b in betas)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be two numbers in [0, 1), got {betas!r}") from None
+    check(len(values) == 2 and all(0 <= b < 1 for b in values),
+          f"{key} must be two numbers in [0, 1), got {values}")
+    return values  # type: ignore[return-value]

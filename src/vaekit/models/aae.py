@@ -41,7 +41,7 @@ from torch import nn
 from torch.distributions import Distribution
 from torch.func import functional_call
 
-from vaekit.config import check
+from vaekit.config import check, check_betas
 from vaekit.models.autoencoder import Autoencoder, AutoencoderConfig
 from vaekit.models.base import LossContext
 from vaekit.registry import MODELS
@@ -70,11 +70,8 @@ class AAEConfig(AutoencoderConfig):
         check(self.discriminator_lr is None or self.discriminator_lr > 0,
               f"model.discriminator_lr must be positive (or null), got {self.discriminator_lr}")
         if self.discriminator_betas is not None:
-            self.discriminator_betas = tuple(float(b) for b in self.discriminator_betas)
-            check(len(self.discriminator_betas) == 2
-                  and all(0 <= b < 1 for b in self.discriminator_betas),
-                  f"model.discriminator_betas must be two numbers in [0, 1), got "
-                  f"{self.discriminator_betas}")
+            self.discriminator_betas = check_betas("model.discriminator_betas",
+                                                   self.discriminator_betas)
 
 
 def latent_discriminator(latent_dim: int, hidden: int, layers: int) -> nn.Sequential:

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from vaekit.config import check
+from vaekit.config import check, check_betas
 from vaekit.losses.elbo import kl_terms
 from vaekit.models.base import BaseVAE, LossContext, VAEConfig
 from vaekit.nn.discriminator import FactorDiscriminator, permute_dims
@@ -62,11 +62,8 @@ class FactorVAEConfig(VAEConfig):
         check(self.discriminator_hidden > 0 and self.discriminator_layers > 0,
               "model.discriminator_hidden and model.discriminator_layers must be positive")
         check(self.discriminator_lr > 0, "model.discriminator_lr must be positive")
-        self.discriminator_betas = tuple(float(b) for b in self.discriminator_betas)
-        check(len(self.discriminator_betas) == 2
-              and all(0 <= b < 1 for b in self.discriminator_betas),
-              f"model.discriminator_betas must be two numbers in [0, 1), got "
-              f"{self.discriminator_betas}")
+        self.discriminator_betas = check_betas("model.discriminator_betas",
+                                               self.discriminator_betas)
 
 
 @MODELS.register("factor_vae")

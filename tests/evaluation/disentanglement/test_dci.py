@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 import torch
 from scipy.stats import entropy
-from torch.distributions import Independent, Normal
+from toy_factors import SIZES, ToyEncoder, ToyFactors
 
-from vaekit.data.base import GroundTruthDataset
 from vaekit.registry import METRICS
 
 # By full name, so a package __init__ re-exporting a function called dci cannot shadow it.
 dci_mod = importlib.import_module("vaekit.evaluation.disentanglement.dci")
 
-SIZES = np.array([4, 5, 3])
 N_TRAIN, N_TEST = 500, 250
 SCORES = ("disentanglement", "completeness", "informativeness_train", "informativeness_test")
 
@@ -200,34 +198,11 @@ def test_rejects_mismatched_arrays(factors) -> None:
 
 
 # ---------------------------------------------------------------- dataset and registry
-class ToyFactors(GroundTruthDataset):
-    """3 factors of sizes 4, 5, 3; the observation holds the factor indices scaled to [0, 1]."""
 
-    factor_names = ("a", "b", "c")
-    factor_sizes = tuple(int(s) for s in SIZES)
-
-    def factor_values(self) -> list[np.ndarray]:
-        return [np.arange(s, dtype=np.float64) for s in SIZES]
-
-    def render(self, factors: np.ndarray) -> torch.Tensor:
-        x = np.asarray(factors) / (SIZES - 1)
-        return torch.as_tensor(x, dtype=torch.float32).reshape(-1, 1, 1, 3)
-
-
-class ToyEncoder(torch.nn.Module):
-    """q(z|x) = N(x W, 0.1^2): codes are the (mixed) factors."""
-
-    def __init__(self, weight: torch.Tensor) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(weight)
-
-    def encode(self, x: torch.Tensor) -> Independent:
-        mean = x.reshape(len(x), -1) @ self.weight
-        return Independent(Normal(mean, torch.full_like(mean, 0.1)), 1)
 
 
 def test_compute_dci_and_registered_metric() -> None:
-    model = ToyEncoder(torch.eye(3)[[2, 0, 1]])  # a permuted identity: disentangled codes
+    model = ToyEncoder(torch.eye(3)[[2, 0, 1]], std=0.1)  # a permuted identity: disentangled codes
     metric = METRICS.get("dci")
     assert metric is dci_mod.dci_metric
     out = metric(model, ToyFactors(), num_train=300, num_test=150, fast=True, seed=1)

@@ -11,14 +11,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Independent, Normal
+from torch.distributions import Normal
+from toy_factors import SIZES, ToyEncoder, ToyFactors
 
-from vaekit.data.base import GroundTruthDataset
 from vaekit.registry import METRICS
 
 mig_chen = importlib.import_module("vaekit.evaluation.disentanglement.mig_chen")
 
-SIZES = np.array([4, 5, 3])
 GRID = np.stack(np.unravel_index(np.arange(int(np.prod(SIZES))), SIZES), axis=1)  # (60, 3)
 
 
@@ -125,34 +124,11 @@ def test_rejects_bad_posteriors() -> None:
 
 
 # ---------------------------------------------------------------- dataset and registry
-class ToyFactors(GroundTruthDataset):
-    """3 factors of sizes 4, 5, 3; the observation holds the factor indices scaled to [0, 1]."""
 
-    factor_names = ("a", "b", "c")
-    factor_sizes = tuple(int(s) for s in SIZES)
-
-    def factor_values(self) -> list[np.ndarray]:
-        return [np.arange(s, dtype=np.float64) for s in SIZES]
-
-    def render(self, factors: np.ndarray) -> torch.Tensor:
-        x = np.asarray(factors) / (SIZES - 1)
-        return torch.as_tensor(x, dtype=torch.float32).reshape(-1, 1, 1, 3)
-
-
-class ToyEncoder(torch.nn.Module):
-    """q(z|x) = N(x W, 0.02^2)."""
-
-    def __init__(self, weight: torch.Tensor) -> None:
-        super().__init__()
-        self.weight = torch.nn.Parameter(weight)
-
-    def encode(self, x: torch.Tensor) -> Independent:
-        mean = x.reshape(len(x), -1) @ self.weight
-        return Independent(Normal(mean, torch.full_like(mean, 0.02)), 1)
 
 
 def test_compute_mig_chen_and_registered_metric() -> None:
-    model = ToyEncoder(torch.eye(3)[[1, 2, 0]])
+    model = ToyEncoder(torch.eye(3)[[1, 2, 0]], std=0.02)
     metric = METRICS.get("mig_chen")
     assert metric is mig_chen.mig_chen_metric
     out = metric(model, ToyFactors())  # the whole 60-point grid

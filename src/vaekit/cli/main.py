@@ -376,7 +376,32 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--out", default="audio-examples", help="output folder")
     p.set_defaults(fn=cmd_audio)
+    _add_app_commands(sub)
     return parser
+
+
+# Applications (video prediction, text-to-image, translation and style) add their own commands:
+# each module defines ``add_commands(sub)``, which adds sub-parsers whose ``fn(args, extra)``
+# returns the exit status. Their modules import only argparse at the top, so building the parser
+# stays fast; the heavy imports happen when a command runs.
+APP_CLI_MODULES = (
+    "vaekit.apps.video.cli",
+    "vaekit.apps.text_to_image.cli",
+    "vaekit.apps.translation.cli",
+)
+
+
+def _add_app_commands(sub: argparse._SubParsersAction) -> None:
+    import importlib
+
+    for name in APP_CLI_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name is not None and name.startswith(err.name):
+                continue  # that application is not part of this install
+            raise
+        module.add_commands(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -142,3 +142,23 @@ def test_limit_and_real_sample_images(real_data):
     # camera.png is a grayscale photograph: not a constant image after resizing.
     camera = [i for i, p in enumerate(gray.files) if p.name == "camera.png"][0]
     assert gray.images[camera].float().std() > 20
+
+
+def test_image_size_pair_gives_non_square_images(tmp_path):
+    # A 40x40 picture whose left half is black and right half white, fitted to 8 x 16: the
+    # centre crop keeps the aspect ratio (a 20x40 band), so the halves survive undistorted.
+    picture = np.zeros((40, 40), dtype=np.uint8)
+    picture[:, 20:] = 255
+    _save(tmp_path / "a.png", picture)
+    _save(tmp_path / "b.png", _rgb(30, 50, 0))
+    ds = image_folder(root=str(tmp_path), image_size=[8, 16], channels=1)
+    assert ds.images.shape == (2, 1, 8, 16)
+    first = ds.images[0, 0].numpy().astype(int)
+    assert first[:, :7].max() < 10 and first[:, 9:].min() > 245
+
+
+@pytest.mark.parametrize("bad", [[8], [8, 0], [8, 16, 3], "8x16", 0, 2.5])
+def test_bad_image_size_names_both_forms(tmp_path, bad):
+    _save(tmp_path / "a.png", _rgb(4, 4, 0))
+    with pytest.raises(DataError, match=r"image_size must be a positive integer N or a pair"):
+        image_folder(root=str(tmp_path), image_size=bad)

@@ -1,6 +1,7 @@
 """Datasets, registered by name in ``vaekit.registry.DATASETS``."""
 
 from vaekit.data import (  # noqa: F401  (imported for their @DATASETS.register side effect)
+    arrays,
     binarized_mnist,
     dsprites,
     dsprites_variants,
@@ -11,6 +12,6 @@ from vaekit.data import (  # noqa: F401  (imported for their @DATASETS.register 
     shapes3d,
     sklearn_digits,
 )
-from vaekit.data.base import ArrayImageDataset, GroundTruthDataset
+from vaekit.data.base import ArrayDataset, ArrayImageDataset, GroundTruthDataset
 
-__all__ = ["ArrayImageDataset", "GroundTruthDataset"]
+__all__ = ["ArrayDataset", "ArrayImageDataset", "GroundTruthDataset"]

@@ -23,12 +23,60 @@ def is_count(value: object, minimum: int = 1) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
 
 
-class ArrayImageDataset(Dataset):
+class ArrayDataset(Dataset):
+    """Examples held as one array ``(N, *shape)``; items are float32 tensors of ``shape``.
+
+    Any shape: vectors ``(D,)`` (tabular data), sequences ``(C, L)``, images ``(C, H, W)``.
+    ``values``: float array, or uint8 scaled by ``scale`` when fetched. ``labels``: optional
+    int array ``(N,)``, exposed as ``.labels``.
+    """
+
+    noun = "values"  # what error messages call the examples
+
+    def __init__(self, values: np.ndarray, labels: np.ndarray | None = None, *,
+                 scale: float = 1.0, name: str = "dataset") -> None:
+        if values.ndim < 2:
+            raise DataError(f"{name}: expected an array of examples (N, ...), got shape "
+                            f"{values.shape}")
+        if len(values) == 0:
+            raise DataError(f"{name}: the dataset is empty")
+        if values.dtype != np.uint8:
+            values = np.asarray(values, dtype=np.float32)
+            if not np.isfinite(values).all():
+                raise DataError(f"{name}: {self.noun} contain NaN or Inf values")
+        self.values = torch.from_numpy(np.ascontiguousarray(values))
+        if labels is not None and len(labels) != len(values):
+            raise DataError(f"{name}: {len(labels)} labels for {len(values)} examples")
+        self.labels = None if labels is None else np.asarray(labels)
+        self.scale = scale if values.dtype == np.uint8 else 1.0
+        self.name = name
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _to_float(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw.to(torch.float32).mul_(self.scale) if self.scale != 1.0 else raw.float()
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self._to_float(self.values[index])
+
+    def __getitems__(self, indices: Sequence[int]) -> list[torch.Tensor]:
+        # One gather and one conversion for the whole batch; a list so that any collate works.
+        return list(self._to_float(self.values[torch.as_tensor(indices)]).unbind(0))
+
+
+class ArrayImageDataset(ArrayDataset):
     """Images held as one array; items are float32 tensors ``(C, H, W)`` in [0, 1].
 
     ``images``: uint8 array ``(N, C, H, W)`` (scaled by 1/255, or by 1 when ``binary``) or float
     array already in [0, 1]. ``labels``: optional int array ``(N,)``, exposed as ``.labels``.
     """
+
+    noun = "images"
 
     def __init__(
         self,
@@ -40,35 +88,11 @@ class ArrayImageDataset(Dataset):
     ) -> None:
         if images.ndim != 4:
             raise DataError(f"{name}: expected images of shape (N, C, H, W), got {images.shape}")
-        if len(images) == 0:
-            raise DataError(f"{name}: the dataset is empty")
-        if images.dtype != np.uint8:
-            images = np.asarray(images, dtype=np.float32)
-            if not np.isfinite(images).all():
-                raise DataError(f"{name}: images contain NaN or Inf values")
-        self.images = torch.from_numpy(np.ascontiguousarray(images))
-        if labels is not None and len(labels) != len(images):
-            raise DataError(f"{name}: {len(labels)} labels for {len(images)} images")
-        self.labels = None if labels is None else np.asarray(labels)
-        self.scale = 1.0 if (binary or images.dtype != np.uint8) else 1.0 / 255.0
-        self.name = name
+        super().__init__(images, labels, scale=1.0 if binary else 1.0 / 255.0, name=name)
 
     @property
-    def data_shape(self) -> tuple[int, ...]:
-        return tuple(self.images.shape[1:])
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def _to_float(self, raw: torch.Tensor) -> torch.Tensor:
-        return raw.to(torch.float32).mul_(self.scale) if self.scale != 1.0 else raw.float()
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        return self._to_float(self.images[index])
-
-    def __getitems__(self, indices: Sequence[int]) -> list[torch.Tensor]:
-        # One gather and one conversion for the whole batch; a list so that any collate works.
-        return list(self._to_float(self.images[torch.as_tensor(indices)]).unbind(0))
+    def images(self) -> torch.Tensor:
+        return self.values
 
 
 class GroundTruthDataset(Dataset, ABC):

@@ -5,7 +5,8 @@ All images below ``root`` (recursively, sorted by path) are loaded once into one
 
 - sizes: without ``image_size`` every image must have the size of the first one, otherwise a
   :class:`DataError` names the first file that differs and the fix (``image_size``). With
-  ``image_size`` each image is centre-cropped to a square and resized to ``image_size`` pixels;
+  ``image_size`` each image is centre-cropped to the target's aspect ratio and resized: to
+  ``N x N`` for ``image_size=N``, to ``H x W`` (non-square) for ``image_size=[H, W]``;
 - channels: ``channels=1`` converts to grayscale, ``channels=3`` to RGB (alpha is dropped:
   composited on black; 16-bit images are scaled to 8 bits). With ``channels=None`` all images
   must be grayscale or all colour;
@@ -69,22 +70,33 @@ def _to_mode(image: Image.Image, channels: int) -> Image.Image:
     return image.convert("L" if channels == 1 else "RGB")
 
 
-def _square_resize(image: Image.Image, size: int) -> Image.Image:
-    # Centre crop to a square first: resizing straight to size x size would distort.
-    return ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
+def _fit(image: Image.Image, height: int, width: int) -> Image.Image:
+    # Centre crop to the target's aspect ratio first: resizing straight would distort.
+    return ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS)
+
+
+def _target_size(image_size: object) -> tuple[int, int] | None:
+    """``(height, width)`` from ``image_size`` = N or [H, W]; a DataError for anything else."""
+    if image_size is None:
+        return None
+    sizes = list(image_size) if isinstance(image_size, (list, tuple)) else [image_size, image_size]
+    if len(sizes) != 2 or not all(is_count(s) for s in sizes):
+        raise DataError(f"image_folder: image_size must be a positive integer N or a pair "
+                        f"[H, W] of them, got {image_size!r}")
+    return int(sizes[0]), int(sizes[1])
 
 
 @DATASETS.register("image_folder")
-def image_folder(root: str | None = None, image_size: int | None = None,
+def image_folder(root: str | None = None, image_size: int | list[int] | None = None,
                  channels: int | None = None, limit: int | None = None) -> ArrayImageDataset:
     """Every image below ``root`` as uint8 ``(N, C, H, W)``; see the module docstring.
 
     ``root`` defaults to ``$VAEKIT_DATA/image_folder``. ``image_size``: centre-crop and resize to
-    this square size (default: keep sizes, which must then all be equal). ``channels``: 1 or 3
+    N x N (an integer) or H x W (a pair ``[H, W]``); default: keep sizes, which must then all be
+    equal. ``channels``: 1 or 3
     to convert, None to require all images alike. ``limit``: load only the first N files.
     """
-    if image_size is not None and (not isinstance(image_size, int) or image_size < 1):
-        raise DataError(f"image_folder: image_size must be a positive integer, got {image_size!r}")
+    target = _target_size(image_size)
     if channels not in (None, 1, 3):
         raise DataError(f"image_folder: channels must be 1, 3 or None, got {channels!r}")
     if limit is not None and not is_count(limit):
@@ -113,8 +125,8 @@ def image_folder(root: str | None = None, image_size: int | None = None,
             # for a header that claims billions of pixels, struct.error, IndexError, ...
             skipped.append(f"{path.relative_to(folder)} ({type(err).__name__}: {err})")
             continue
-        if image_size is not None:
-            converted = _square_resize(converted, image_size)
+        if target is not None:
+            converted = _fit(converted, *target)
         if first is None:
             first = (path, converted.size, natural)
         elif channels is None and natural != first[2]:
@@ -127,7 +139,8 @@ def image_folder(root: str | None = None, image_size: int | None = None,
             raise DataError(
                 f"image_folder: '{path}' is {converted.size[0]}x{converted.size[1]} but "
                 f"'{first[0]}' is {first[1][0]}x{first[1][1]}; pass image_size=N "
-                "(--data.options.image_size=N) to crop and resize every image to NxN"
+                "(--data.options.image_size=N) to crop and resize every image to NxN, or "
+                "image_size=[H, W] for H x W"
             )
         array = np.asarray(converted, dtype=np.uint8)
         arrays.append(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))

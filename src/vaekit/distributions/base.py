@@ -34,5 +34,9 @@ class Likelihood(nn.Module):
         raise NotImplementedError
 
     def mean_image(self, px_z: Distribution) -> torch.Tensor:
-        """The image to show for ``px_z``: its mean, clamped to [0, 1]."""
+        """The example to show for ``px_z``: its mean, clamped to [0, 1] for images ``(C, H,
+        W)`` (pixel intensities); vectors and sequences (e.g. standardised tables, waveforms)
+        keep their range."""
+        if len(self.data_shape) != 3:
+            return px_z.mean
         return px_z.mean.clamp(0.0, 1.0)

@@ -28,6 +28,7 @@ import torch
 from flask import Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from vaekit.errors import ShapeError
 from vaekit.explorer.dims import KL_THRESHOLD, make_sliders
 from vaekit.explorer.images import (
     MAX_UPLOAD_BYTES,
@@ -82,7 +83,14 @@ def create_app(
     ``kl_per_dim`` (nats, one per latent) picks the dimensions that get a slider (those above
     ``kl_threshold``, highest first; all when omitted); ``labels`` (one per latent, e.g. from
     :func:`~vaekit.explorer.dims.read_dimension_labels`) name what each captures.
+    Image models, and sequence models (the audio hook); vectors are a :class:`ShapeError`.
     """
+    if len(model.data_shape) not in (2, 3):
+        raise ShapeError(
+            f"the latent explorer shows images, and this model's data have shape "
+            f"{tuple(model.data_shape)}; use vaekit sample / traverse with --out FILE.csv to "
+            "see its outputs"
+        )
     sliders = make_sliders(model.latent_dim, kl_per_dim, labels, kl_threshold)
     explorer = Explorer(model, sliders, z_limit=z_limit)
     app = Flask(__name__)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from vaekit.evaluation.likelihood import as_batch, evaluating
+from vaekit.viz.data_files import is_image_shape, is_numeric_path, save_examples
 from vaekit.viz.grid import save_image_grid
 
 if TYPE_CHECKING:
@@ -35,7 +36,14 @@ def save_reconstructions(
     padding: int = 2,
 ) -> Path:
     """Write a PNG grid: originals row over reconstructions row, ``nrow`` examples per row
-    (default: all of ``x`` in one pair of rows). Returns the path."""
+    (default: all of ``x`` in one pair of rows). Returns the path. Sequence data gives line
+    plots (original solid, reconstruction dashed); a ``.npy`` / ``.csv`` path, the numbers
+    (groups ``original`` and ``reconstruction``)."""
+    if not is_image_shape(model.data_shape) or is_numeric_path(path):
+        with evaluating(model):
+            x = as_batch(model, x)
+            recon = model.reconstruct(x)
+        return save_examples([x.cpu(), recon.cpu()], path, names=["original", "reconstruction"])
     n = len(x) if x.dim() > len(model.data_shape) else 1
     ncol = max(1, min(nrow or n, n))
     return save_image_grid(reconstruction_pairs(model, x, ncol), path, nrow=ncol, padding=padding)

@@ -18,8 +18,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from vaekit.errors import ShapeError
 from vaekit.evaluation.latents import kl_per_dimension
 from vaekit.evaluation.likelihood import as_batch, evaluating
+from vaekit.viz.data_files import is_image_shape, is_numeric_path, save_numeric
 from vaekit.viz.grid import make_grid, save_gif
 
 if TYPE_CHECKING:
@@ -107,7 +109,9 @@ def save_traversal(
     mean KL over ``x`` (so pass a batch for a representative order; the traversal itself starts
     from ``x[0]``). Each row is labelled ``z<d>  <KL> nats``. With ``gif_path`` an animated GIF is
     also written whose frame j shows every dimension (in the same order) at ``values[j]``.
-    Returns the PNG path; :func:`order_by_kl` gives the row order.
+    Returns the PNG path; :func:`order_by_kl` gives the row order. Data that are not images
+    (vectors, sequences) are written as numbers to a ``.npy`` / ``.csv`` path (one group per
+    dimension, ``z<d>``).
     """
     if kl_per_dim is None:
         kl_per_dim = kl_per_dimension(model, x)
@@ -116,6 +120,8 @@ def save_traversal(
         raise ValueError(f"kl_per_dim needs {model.latent_dim} values, got shape {kl.shape}")
     order = order_by_kl(kl)
     images = latent_traversal(model, x, order, values)  # (D, n, C, H, W)
+    if not is_image_shape(model.data_shape) or is_numeric_path(path):
+        return _save_numeric_traversal(images, order, model.data_shape, path)
     n, height = images.shape[1], images.shape[3]
     grid = make_grid(images.flatten(0, 1), nrow=n, padding=padding)
     labels = [f"z{d}  {kl[d]:.2f} nats" + (f"  {dim_names[d]}" if dim_names else "")
@@ -130,3 +136,14 @@ def save_traversal(
         save_gif(frames, gif_path, duration_ms=duration_ms)
     return path
 
+
+
+def _save_numeric_traversal(decoded: torch.Tensor, order: Sequence[int],
+                            data_shape: tuple[int, ...], path: str | Path) -> Path:
+    if not is_numeric_path(path):
+        raise ShapeError(
+            f"latent traversals are drawn as images, and this model's data have shape "
+            f"{tuple(data_shape)}; write the decoded values instead with a file name ending in "
+            ".npy or .csv (e.g. --out traversal.csv)"
+        )
+    return save_numeric(list(decoded), path, names=[f"z{d}" for d in order])

@@ -22,6 +22,14 @@ def batch_size(batch: torch.Tensor | tuple) -> int:
     return len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch)
 
 
+def _channels_last(batch):
+    if isinstance(batch, torch.Tensor):
+        return batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_channels_last(part) for part in batch)
+    return batch
+
+
 class NonFiniteLossError(VaekitError, FloatingPointError):
     """The training loss became NaN or Inf."""
 
@@ -42,7 +50,10 @@ class VAEModule(L.LightningModule):
     # -------------------------------------------------------------------------- optimisers
     def configure_optimizers(self):
         cfg = self.train_config
-        defaults = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
+        # foreach: one multi-tensor kernel per update instead of a Python loop over parameters
+        # (torch uses it by default on GPUs only).
+        defaults = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay,
+                    "foreach": True}
         return [
             torch.optim.Adam(params, **{**defaults, **self.model.optimizer_options(name)})
             for name, params in self.model.optimizer_groups().items()
@@ -53,6 +64,13 @@ class VAEModule(L.LightningModule):
         weight = kl_weight(self.batches_seen, cfg.kl_schedule, cfg.kl_warmup_steps,
                            cfg.max_steps, cfg.kl_cycles, cfg.kl_cycle_ratio)
         return LossContext(step=self.batches_seen, kl_weight=weight, free_bits=cfg.free_bits)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        # Image batches in the layout of the conv weights (train.channels_last): without it,
+        # every convolution would convert its input first.
+        if self.train_config.channels_last:
+            return _channels_last(batch)
+        return batch
 
     # ---------------------------------------------------------------------------- training
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:

@@ -306,6 +306,24 @@ def _strategy(name: str, n_groups: int) -> str:
     return name
 
 
+def speed_up(model: BaseVAE, cfg: TrainConfig) -> None:
+    """Apply ``train.channels_last`` and ``train.compile`` to the model in place.
+
+    ``nn.Module.compile`` compiles each network in place, so parameter names, checkpoints and
+    exported models stay the same; with dynamo's ``suppress_errors`` a network that cannot be
+    compiled (no C++ compiler, an unsupported operation) runs eagerly instead of failing.
+    """
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)  # only 4-D weights change layout
+    if cfg.compile:
+        import torch._dynamo as dynamo
+
+        dynamo.config.suppress_errors = True
+        for child in model.children():
+            if any(True for _ in child.parameters()):
+                child.compile()
+
+
 def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = False,
           callbacks: list | None = None) -> TrainResult:
     """Train ``config.model`` on ``config.data``; see the module docstring for the outputs."""
@@ -333,6 +351,7 @@ def train(config: ExperimentConfig, *, resume: bool = False, overwrite: bool = F
     if model.uses_labels:  # semi-supervised / conditional models train on (x, y) batches
         train_set = LabelledDataset(train_set, config.data.num_labelled, cfg.seed)
         val_set = None if val_set is None else LabelledDataset(val_set)
+    speed_up(model, cfg)
     module = VAEModule(model, cfg)
     n_groups = len(module.group_names)
     if ckpt_path is not None:

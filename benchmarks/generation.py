@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import finished_run
+from common import RealImages, finished_run
 from torch.utils.data import Subset
 
 from vaekit.checkpoint import load_pretrained
@@ -187,7 +187,7 @@ def part_quality(args: argparse.Namespace) -> dict:
     classifier_info = {"steps": args.classifier_steps,
                        "test_accuracy": round(float(classifier.accuracy(test_set)), 4),
                        "minutes": round((time.perf_counter() - start) / 60, 1)}
-    reference = sample_quality(_real_images(train_set, args.num_samples, args.seed), test_set,
+    reference = sample_quality(RealImages(train_set, args.num_samples, args.seed), test_set,
                                classifier, num_samples=args.num_samples, seed=args.seed)
     rows = [{"model": "training images (reference)", **_rounded(reference)}]
     for name, overrides in QUALITY_MODELS.items():
@@ -264,21 +264,6 @@ def part_rgb(args: argparse.Namespace) -> dict:
         },
         "rows": rows,
     }
-
-
-class _real_images:  # noqa: N801  (reads like the function it stands in for)
-    """A 'sampler' that returns real training images: the reference row (real vs real test)."""
-
-    def __init__(self, dataset, n: int, seed: int) -> None:
-        order = np.random.default_rng(seed).permutation(len(dataset))[:n]
-        self.images = torch.stack([dataset[int(i)] for i in order])
-        self.next = 0
-
-    def sample(self, n: int, generator=None) -> torch.Tensor:
-        # The next n images: sample_quality asks for its images a batch at a time, and handing
-        # out the same first batch again would make the "generated" set full of duplicates.
-        start, self.next = self.next, self.next + n
-        return self.images[start:start + n]
 
 
 def _rounded(scores: dict) -> dict:

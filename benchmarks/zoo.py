@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import RealImages
 from torch.utils.data import Subset
 
 from vaekit.errors import VaekitError
@@ -119,19 +120,6 @@ def protocol(args: argparse.Namespace) -> dict:
     }
 
 
-class _RealImages:
-    """A 'sampler' handing out real training images in order: the reference row."""
-
-    def __init__(self, dataset, n: int, seed: int) -> None:
-        order = np.random.default_rng(seed).permutation(len(dataset))[:n]
-        self.images = torch.stack([dataset[int(i)] for i in order])
-        self.next = 0
-
-    def sample(self, n: int, generator=None) -> torch.Tensor:
-        start, self.next = self.next, self.next + n
-        return self.images[start:start + n]
-
-
 def score(name: str, args: argparse.Namespace, test_subset, test_set, classifier) -> dict:
     from vaekit.evaluation.generation import sample_quality
 
@@ -180,7 +168,7 @@ def main() -> None:
     order = np.random.default_rng(args.seed).permutation(len(test_set))[: args.eval_examples]
     test_subset = Subset(test_set, np.sort(order).tolist())
     classifier = load_or_train_classifier("mnist", steps=args.classifier_steps, seed=args.seed)
-    reference = sample_quality(_RealImages(train_set, args.num_samples, args.seed), test_set,
+    reference = sample_quality(RealImages(train_set, args.num_samples, args.seed), test_set,
                                classifier, num_samples=args.num_samples, seed=args.seed,
                                kid_subsets=10, kid_subset_size=500)
     report = {

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from torch import nn
 
 from vaekit.errors import ShapeError
-from vaekit.nn.base import NetworkFamily, Reshape
-from vaekit.nn.conv_blocks import check_conv_options
+from vaekit.nn.base import NetworkFamily
+from vaekit.nn.conv_blocks import check_conv_options, conv_encoder, deconv_decoder
 from vaekit.registry import NETWORKS
 
 DEFAULT_CHANNELS = (32, 64, 64)
@@ -55,15 +55,7 @@ class Conv1d(NetworkFamily):
                 channels: Sequence[int] = DEFAULT_CHANNELS) -> nn.Module:
         widths = check_conv_options("conv1d", hidden, channels, range(1, 9))
         c, length = _sequence_shape(data_shape, widths)
-        layers: list[nn.Module] = []
-        n_in = c
-        for n_out in widths:
-            layers += [nn.Conv1d(n_in, n_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
-            n_in = n_out
-        side = length >> len(widths)
-        layers += [nn.Flatten(), nn.Linear(n_in * side, int(hidden)), nn.ReLU(),
-                   nn.Linear(int(hidden), out_features)]
-        return nn.Sequential(*layers)
+        return conv_encoder(c, widths, length >> len(widths), int(hidden), out_features, dims=1)
 
     @staticmethod
     def decoder(latent_dim: int, data_shape: tuple[int, ...], out_channels: int,
@@ -71,16 +63,5 @@ class Conv1d(NetworkFamily):
                 channels: Sequence[int] = DEFAULT_CHANNELS) -> nn.Module:
         widths = check_conv_options("conv1d", hidden, channels, range(1, 9))
         _, length = _sequence_shape(data_shape, widths)
-        side = length >> len(widths)
-        layers: list[nn.Module] = [
-            nn.Linear(latent_dim, int(hidden)), nn.ReLU(),
-            nn.Linear(int(hidden), widths[-1] * side), nn.ReLU(), Reshape(widths[-1], side),
-        ]
-        up_widths = [*reversed(widths[:-1]), out_channels]
-        n_in = widths[-1]
-        for i, n_out in enumerate(up_widths):
-            layers.append(nn.ConvTranspose1d(n_in, n_out, kernel_size=4, stride=2, padding=1))
-            if i < len(up_widths) - 1:
-                layers.append(nn.ReLU())
-            n_in = n_out
-        return nn.Sequential(*layers)
+        return deconv_decoder(latent_dim, widths, length >> len(widths), int(hidden),
+                              out_channels, dims=1)

@@ -30,36 +30,42 @@ def check_conv_options(name: str, hidden: int, channels: Sequence[int],
     return widths
 
 
+_CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_DECONV = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}
+
+
 def conv_encoder(in_channels: int, widths: Sequence[int], side: int, hidden: int,
-                 out_features: int) -> nn.Sequential:
+                 out_features: int, dims: int = 2) -> nn.Sequential:
     """[conv 4x4 s2, ReLU] per width, flatten, FC ``hidden``, ReLU, FC ``out_features``.
 
-    ``side`` is the side of the last feature map (input side / 2**len(widths)).
+    ``side`` is the side of the last feature map (input side / 2**len(widths)); ``dims`` = 2
+    for images, 1 for sequences (kernel 4, stride 2 along the one axis).
     """
     layers: list[nn.Module] = []
     n_in = in_channels
     for n_out in widths:
-        layers += [nn.Conv2d(n_in, n_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+        layers += [_CONV[dims](n_in, n_out, kernel_size=4, stride=2, padding=1), nn.ReLU()]
         n_in = n_out
-    layers += [nn.Flatten(), nn.Linear(n_in * side * side, hidden), nn.ReLU(),
+    layers += [nn.Flatten(), nn.Linear(n_in * side ** dims, hidden), nn.ReLU(),
                nn.Linear(hidden, out_features)]
     return nn.Sequential(*layers)
 
 
 def deconv_decoder(latent_dim: int, widths: Sequence[int], side: int, hidden: int,
-                   out_channels: int) -> nn.Sequential:
+                   out_channels: int, dims: int = 2) -> nn.Sequential:
     """The mirror of :func:`conv_encoder`: FC ``hidden``, FC to a ``widths[-1]`` x side x side
-    map, then transposed convs through the widths in reverse and finally to ``out_channels``
-    (no activation there: the likelihood reads those as its parameters)."""
+    map (x side for ``dims=1``), then transposed convs through the widths in reverse and
+    finally to ``out_channels`` (no activation there: the likelihood reads those as its
+    parameters)."""
     up_widths = [*reversed(widths[:-1]), out_channels]
     layers: list[nn.Module] = [
         nn.Linear(latent_dim, hidden), nn.ReLU(),
-        nn.Linear(hidden, widths[-1] * side * side), nn.ReLU(),
-        Reshape(widths[-1], side, side),
+        nn.Linear(hidden, widths[-1] * side ** dims), nn.ReLU(),
+        Reshape(widths[-1], *[side] * dims),
     ]
     n_in = widths[-1]
     for i, n_out in enumerate(up_widths):
-        layers.append(nn.ConvTranspose2d(n_in, n_out, kernel_size=4, stride=2, padding=1))
+        layers.append(_DECONV[dims](n_in, n_out, kernel_size=4, stride=2, padding=1))
         if i < len(up_widths) - 1:
             layers.append(nn.ReLU())
         n_in = n_out

@@ -35,11 +35,12 @@ def config(model_type: str, case: str) -> dict:
     return cfg
 
 
-def batch(model, n: int = 6) -> torch.Tensor:
+def batch(model, n: int = 6):
+    """Examples of the model's data shape, or what its ``example_batch(x)`` makes of them
+    (models whose batches carry more than one tensor: captions, two domains, clips)."""
+    x = torch.rand((n, *model.data_shape), generator=torch.Generator().manual_seed(0))
     example = getattr(model, "example_batch", None)
-    if example is not None:
-        return example(n)
-    return torch.rand((n, *model.data_shape), generator=torch.Generator().manual_seed(0))
+    return x if example is None else example(x)
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -39,6 +39,13 @@ def batch(n: int = 6) -> torch.Tensor:
     return torch.rand((n, *SHAPE), generator=torch.Generator().manual_seed(1))
 
 
+def model_batch(model: BaseVAE, x: torch.Tensor):
+    """A training batch for ``model``: ``x``, or what its ``example_batch(x)`` makes of it
+    (models whose batches carry more than images, e.g. captions)."""
+    example_batch = getattr(model, "example_batch", None)
+    return x if example_batch is None else example_batch(x)
+
+
 def _without_grad(params: list[torch.nn.Parameter], model: torch.nn.Module) -> list[str]:
     names = {id(p): name for name, p in model.named_parameters()}
     return [names[id(p)] for p in params if p.grad is None or p.grad.abs().sum() == 0]
@@ -54,7 +61,7 @@ def test_every_model_builds_and_its_loss_reaches_every_parameter(model_type):
     first = next(iter(groups))
     for group in groups:
         model.zero_grad()
-        out = model.loss(x, LossContext(step=10), group)
+        out = model.loss(model_batch(model, x), LossContext(step=10), group)
         assert "loss" in out and out["loss"].dim() == 0
         assert all(torch.isfinite(v).all() for v in out.values()), out
         out["loss"].backward()

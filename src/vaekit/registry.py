@@ -96,6 +96,7 @@ _BUILTIN_PACKAGES = (
     "vaekit.models",
     "vaekit.data",
     "vaekit.evaluation",
+    "vaekit.apps.translation.domains",  # two-domain (translation) datasets
     "vaekit.apps.text_to_image.register",  # text-conditioned models, captioned datasets
 )
 _loaded = False

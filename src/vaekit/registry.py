@@ -97,6 +97,7 @@ _BUILTIN_PACKAGES = (
     "vaekit.data",
     "vaekit.evaluation",
     "vaekit.apps.translation.domains",  # two-domain (translation) datasets
+    "vaekit.apps.video",  # the svg video model and sequence datasets
     "vaekit.apps.text_to_image.register",  # text-conditioned models, captioned datasets
 )
 _loaded = False

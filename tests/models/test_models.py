@@ -19,6 +19,8 @@ NEEDS = {"beta_tcvae": {"dataset_size": 64}}  # settings a model cannot run with
 # Models that build their own networks (no `network` option), with a top latent size of 3.
 OWN_NETWORKS = {
     "hierarchical_vae": {"hidden_dim": 16, "group_dims": [3, 2]},
+    "svg": {"channels": [4, 8], "g_dim": 8, "z_dim": 3, "predictor_hidden": 8,  # video
+            "predictor_layers": 1, "posterior_hidden": 8, "prior_hidden": 8, "context": 2},
 }
 
 

@@ -47,7 +47,12 @@ def build_dataset(config: DataConfig, split: str | None = None) -> Dataset:
 
 
 def data_shape_of(dataset: Dataset) -> tuple[int, ...]:
-    shape = getattr(dataset, "data_shape", None)
+    """The dataset's ``data_shape`` (looked up through Subsets: for clip datasets it is the
+    frame shape, not the item's), else the shape of its first item."""
+    inner = dataset
+    while isinstance(inner, Subset) and getattr(inner, "data_shape", None) is None:
+        inner = inner.dataset
+    shape = getattr(inner, "data_shape", None)
     if shape is None:
         shape = tuple(_first_item(dataset).shape)
     return tuple(int(s) for s in shape)

@@ -16,6 +16,8 @@ They are registered by name in :data:`SAMPLERS` so that configs and the CLI can 
 - ``two_stage``: :class:`TwoStageVAESampler`, a second VAE on the codes (Dai & Wipf 2019).
 - ``maf``: :class:`FlowSampler`, a masked autoregressive flow on E[q(z|x)]
   (Papamakarios et al. 2017).
+- ``code_prior``: :class:`CodePriorSampler`, an autoregressive transformer over the discrete
+  code grids of a VQ-VAE, fitted to the frozen codes (van den Oord et al. 2017).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from vaekit.registry import Registry
 from vaekit.samplers.base import PriorSampler, Sampler
+from vaekit.samplers.code_prior import CodePriorSampler
 from vaekit.samplers.gmm import GaussianMixtureSampler
 from vaekit.samplers.maf import FlowSampler, MaskedAutoregressiveFlow
 from vaekit.samplers.two_stage import TwoStageVAESampler
@@ -36,6 +39,7 @@ SAMPLERS.register("prior")(PriorSampler)
 SAMPLERS.register("gmm")(GaussianMixtureSampler)
 SAMPLERS.register("two_stage")(TwoStageVAESampler)
 SAMPLERS.register("maf")(FlowSampler)
+SAMPLERS.register("code_prior")(CodePriorSampler)
 
 
 def build_sampler(name: str, model: BaseVAE, **options: Any) -> Any:
@@ -47,6 +51,7 @@ def build_sampler(name: str, model: BaseVAE, **options: Any) -> Any:
 
 __all__ = [
     "SAMPLERS",
+    "CodePriorSampler",
     "FlowSampler",
     "GaussianMixtureSampler",
     "MaskedAutoregressiveFlow",

@@ -158,9 +158,13 @@ class WrappedNormal(Distribution):
     def from_noise(self, eps: torch.Tensor) -> torch.Tensor:
         """``z = exp_mu(v / lambda_mu)`` for ``v = sigma * eps``; ``eps`` is standard normal
         noise of shape ``sample_shape + batch_shape + (d,)``."""
-        v = self.scale * eps
-        u = self.ball.transp0(self.loc, v / 2.0)  # v / lambda_0, transported to mu
-        return self.ball.expmap(self.loc.expand_as(u), u)
+        # In float64: in float32 the ball's points are kept 4e-3 inside the boundary, and in
+        # many dimensions most of the mass of a unit-scale wrapped normal lies beyond that
+        # (|v| ~ sqrt(d) geodesic units, |z| = tanh(|v| / 2)), so the draws would be pulled
+        # in and their densities would no longer match (an IWAE "bound" above log p(x)).
+        loc, v = self.loc.double(), self.scale.double() * eps.double()
+        u = self.ball.transp0(loc, v / 2.0)  # v / lambda_0, transported to mu
+        return self.ball.expmap(loc.expand_as(u), u).to(eps.dtype)
 
     def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> torch.Tensor:
         shape = self._extended_shape(torch.Size(sample_shape))
@@ -170,15 +174,18 @@ class WrappedNormal(Distribution):
     def tangent_coordinates(self, z: torch.Tensor) -> torch.Tensor:
         """``v = lambda_0 PT_{mu->0}(log_mu z) = lambda_mu log_mu(z)``, the inverse of
         :meth:`from_noise` up to the scale."""
-        loc = self.loc.expand_as(z)
+        z = z.double()  # see from_noise: near the boundary float32 loses the density
+        loc = self.loc.double().expand_as(z)
         return self.ball.transp0back(loc, self.ball.logmap(loc, z)) * 2.0
 
     def log_prob(self, value: torch.Tensor) -> torch.Tensor:
-        v = self.tangent_coordinates(value)
+        v = self.tangent_coordinates(value)  # float64
         radius = torch.linalg.vector_norm(v, dim=-1)  # = d_c(mu, z)
-        log_gauss = Normal(torch.zeros_like(self.scale), self.scale).log_prob(v).sum(-1)
+        scale = self.scale.double()
+        log_gauss = Normal(torch.zeros_like(scale), scale).log_prob(v).sum(-1)
         d = self.event_shape[0]
-        return log_gauss + (d - 1) * log_x_over_sinh_x(self.ball.sqrt_c * radius)
+        log_p = log_gauss + (d - 1) * log_x_over_sinh_x(self.ball.sqrt_c * radius)
+        return log_p.to(self.loc.dtype)
 
     def log_prob_lebesgue(self, value: torch.Tensor) -> torch.Tensor:
         """Density with respect to Lebesgue measure on the ball's coordinates."""

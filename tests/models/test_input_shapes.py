@@ -61,7 +61,7 @@ def test_model_takes_the_shape_or_says_why_not(model_type, case):
         # The refusal is about the data: it names the shape or the kind of data needed.
         names = (str(shape), str(list(shape)), "x".join(map(str, shape[-2:])), "image", "batch")
         assert any(name in message for name in names), message
-        pytest.skip(f"{model_type} refuses {case} data: {message}")
+        return  # a refusal that names the data it needs is the other accepted outcome
     samples = model.sample(3, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (3, *shape) and torch.isfinite(samples).all()
     if isinstance(x, torch.Tensor):

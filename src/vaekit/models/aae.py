@@ -43,7 +43,7 @@ from torch.func import functional_call
 
 from vaekit.config import check, check_betas
 from vaekit.models.autoencoder import Autoencoder, AutoencoderConfig
-from vaekit.models.base import LossContext
+from vaekit.models.base import LossContext, discriminator_adam_options
 from vaekit.registry import MODELS
 
 DISCRIMINATOR = "discriminator"
@@ -139,13 +139,7 @@ class AAE(Autoencoder):
         }
 
     def optimizer_options(self, group: str) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if group == DISCRIMINATOR:
-            if self.config.discriminator_lr is not None:
-                options["lr"] = self.config.discriminator_lr
-            if self.config.discriminator_betas is not None:
-                options["betas"] = tuple(self.config.discriminator_betas)
-        return options
+        return discriminator_adam_options(self.config) if group == DISCRIMINATOR else {}
 
     # ---------------------------------------------------------------------------- losses
     def frozen_discriminator_logits(self, z: torch.Tensor) -> torch.Tensor:

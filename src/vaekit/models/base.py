@@ -221,6 +221,18 @@ class BaseVAE(nn.Module):
         return model
 
 
+def discriminator_adam_options(config: Any) -> dict[str, Any]:
+    """Adam settings of an adversarial model's discriminator group from its config's
+    ``discriminator_lr`` and ``discriminator_betas`` (None: the trainer's ``train.lr`` /
+    ``train.betas``)."""
+    options: dict[str, Any] = {}
+    if getattr(config, "discriminator_lr", None) is not None:
+        options["lr"] = config.discriminator_lr
+    if getattr(config, "discriminator_betas", None) is not None:
+        options["betas"] = tuple(config.discriminator_betas)
+    return options
+
+
 def model_config_from_dict(data: Any, path: str = "model") -> Any:
     """Build the config dataclass of the model named by ``data['type']`` (default ``vae``)."""
     if dataclasses.is_dataclass(data):

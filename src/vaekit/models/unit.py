@@ -57,7 +57,13 @@ from vaekit.losses.adversarial import (
     discriminator_loss,
     generator_loss,
 )
-from vaekit.models.base import BaseVAE, LossContext, VAEConfig, _call_with_options
+from vaekit.models.base import (
+    BaseVAE,
+    LossContext,
+    VAEConfig,
+    _call_with_options,
+    discriminator_adam_options,
+)
 from vaekit.nn.image_discriminator import ImageDiscriminator
 from vaekit.registry import LIKELIHOODS, MODELS, NETWORKS, PRIORS
 
@@ -283,13 +289,7 @@ class TwoDomainModel(BaseVAE):
         }
 
     def optimizer_options(self, group: str) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if group == DISCRIMINATOR:
-            if self.config.discriminator_lr is not None:
-                options["lr"] = self.config.discriminator_lr
-            if self.config.discriminator_betas is not None:
-                options["betas"] = tuple(self.config.discriminator_betas)
-        return options
+        return discriminator_adam_options(self.config) if group == DISCRIMINATOR else {}
 
     def generator_terms(self, x_ba: torch.Tensor, x_ab: torch.Tensor) -> torch.Tensor:
         """Adversarial loss of the translations into A and into B (D frozen)."""

@@ -70,7 +70,7 @@ from vaekit.losses.adversarial import (
     generator_loss,
 )
 from vaekit.losses.elbo import kl_terms
-from vaekit.models.base import BaseVAE, LossContext, VAEConfig
+from vaekit.models.base import BaseVAE, LossContext, VAEConfig, discriminator_adam_options
 from vaekit.nn.image_discriminator import ImageDiscriminator
 from vaekit.registry import MODELS
 
@@ -160,13 +160,7 @@ class VAEGAN(BaseVAE):
         }
 
     def optimizer_options(self, group: str) -> dict[str, Any]:
-        options: dict[str, Any] = {}
-        if group == DISCRIMINATOR:
-            if self.config.discriminator_lr is not None:
-                options["lr"] = self.config.discriminator_lr
-            if self.config.discriminator_betas is not None:
-                options["betas"] = tuple(self.config.discriminator_betas)
-        return options
+        return discriminator_adam_options(self.config) if group == DISCRIMINATOR else {}
 
     # ---------------------------------------------------------------------------- losses
     def loss(self, x: torch.Tensor, ctx: LossContext | None = None, group: str = ENCODER

@@ -1,8 +1,10 @@
-"""Shared fixtures: a tiny registered dataset for engine tests, and the real-data root."""
+"""Shared fixtures: a tiny registered dataset for engine tests, the real-data root and its
+sub-folders (skipped, with the reason, only when absent)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,3 +39,17 @@ def shared_data() -> Path:
         pytest.skip(f"real data folder {root} is absent (set VAEKIT_DATA)")
     os.environ.setdefault("VAEKIT_DATA", str(root))
     return root
+
+
+@pytest.fixture
+def real_data(shared_data: Path) -> Callable[[str], Path]:
+    """``real_data("mnist")`` -> the real ``mnist/`` folder; skips if that folder is absent."""
+
+    def get(name: str) -> Path:
+        folder = shared_data / name
+        if not folder.is_dir():
+            pytest.skip(f"real data folder {folder} is absent (set VAEKIT_DATA to a folder "
+                        f"holding {name}/)")
+        return folder
+
+    return get

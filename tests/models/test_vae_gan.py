@@ -10,6 +10,7 @@ import math
 import lightning as L
 import pytest
 import torch
+from group_isolation import assert_groups_train_only_their_own_parameters
 from torch.distributions import Normal
 
 from vaekit.errors import ConfigError, ShapeError
@@ -57,22 +58,7 @@ def test_three_disjoint_groups_in_training_order():
 
 @pytest.mark.parametrize("spectral", [False, True])
 def test_each_group_trains_its_own_parameters_only(spectral):
-    model = make(spectral_norm=spectral)
-    groups = model.optimizer_groups()
-    names = {id(p): name for name, p in model.named_parameters()}
-    ctx = LossContext()
-    for group, params in groups.items():
-        model.zero_grad(set_to_none=True)
-        out = model.loss(batch(), ctx, group)
-        assert out["loss"].dim() == 0 and all(torch.isfinite(v) for v in out.values())
-        out["loss"].backward()
-        own = {id(p) for p in params}
-        missing = [names[id(p)] for p in params if p.grad is None or not p.grad.abs().sum()]
-        leaked = [names[id(p)] for p in model.parameters()
-                  if id(p) not in own and p.grad is not None]
-        assert not missing, f"{group}: no gradient on {missing}"
-        assert not leaked, f"{group}: gradient leaked onto {leaked}"
-    assert all(p.requires_grad for p in model.parameters())  # unfrozen again
+    assert_groups_train_only_their_own_parameters(make(spectral_norm=spectral), batch())
 
 
 def test_frozen_restores_requires_grad_even_after_an_error():

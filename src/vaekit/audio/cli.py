@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import logging
 from pathlib import Path
 
 import torch
@@ -43,15 +42,9 @@ AUDIO_TRAIN_DEFAULTS = (
 def audio_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``vaekit train`` with the audio defaults (see the module docstring)."""
     import vaekit.models.cvae  # noqa: F401  (registers "cvae")
-    from vaekit.cli.main import cmd_train
+    from vaekit.cli.main import train_with_defaults
 
-    if not args.verbose:
-        import lightning.pytorch  # noqa: F401  (sets its logger's level when imported)
-
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    if args.config is None and not args.resume:
-        extra = [f"--{setting}" for setting in AUDIO_TRAIN_DEFAULTS] + list(extra)
-    return cmd_train(args, extra)
+    return train_with_defaults(args, extra, AUDIO_TRAIN_DEFAULTS)
 
 
 def run_pipeline(config):

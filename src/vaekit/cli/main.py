@@ -36,11 +36,42 @@ def split_overrides(extra: list[str]) -> list[str]:
     return overrides
 
 
+def quiet_lightning(args: argparse.Namespace) -> None:
+    """Silence Lightning's start-up chatter (accelerators, tips) unless ``--verbose``.
+    Lightning sets its logger's level when imported, so import it first."""
+    if not getattr(args, "verbose", False):
+        import lightning.pytorch  # noqa: F401
+
+        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser, run_dir_help: str) -> None:
+    """The options of ``vaekit train`` and of the applications' ``... train`` commands."""
+    parser.add_argument("--config", "-c", help="experiment YAML/JSON file (used as it is, "
+                        "without an application's defaults)")
+    parser.add_argument("--run-dir", help=run_dir_help)
+    parser.add_argument("--resume", metavar="RUN_DIR",
+                        help="continue a run from its last checkpoint")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in an existing run dir")
+
+
+def train_with_defaults(args: argparse.Namespace, extra: list[str],
+                        defaults: list[str] | tuple[str, ...]) -> int:
+    """``vaekit train`` with an application's ``section.key=value`` defaults in front of the
+    user's overrides (which therefore win); a ``--config`` file or a ``--resume``d run's saved
+    config is used as it is."""
+    if args.config is None and not args.resume:
+        extra = [f"--{setting}" for setting in defaults] + list(extra)
+    return cmd_train(args, extra)
+
+
 # --------------------------------------------------------------------------------- commands
 def cmd_train(args: argparse.Namespace, extra: list[str]) -> int:
     from vaekit.training import load_experiment, train
     from vaekit.training.run import MODEL_DIR
 
+    quiet_lightning(args)
     overrides = split_overrides(extra)
     if args.run_dir:
         overrides.append(f"run_dir={args.run_dir}")
@@ -268,10 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train a model from a YAML/JSON config and/or overrides",
                        description="Train a model. Overrides: --model.type=beta_vae "
                        "--model.beta=4 --data.name=dsprites --train.max_steps=3000 ...")
-    p.add_argument("--config", "-c", help="experiment YAML/JSON file")
-    p.add_argument("--run-dir", help="output directory (same as --run_dir=...)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    p.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    add_train_arguments(p, "output directory (same as --run_dir=...)")
     p.set_defaults(fn=cmd_train)
 
     p = sub.add_parser("evaluate", help="ELBO, IWAE NLL, active units, KL per dim of a model")
@@ -355,10 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = audio.add_parser("train", help="vaekit train with audio defaults (FSDD log-mel, conv64, "
                          "learned-variance Gaussian); --model.type=cvae for the digit-conditioned "
                          "VAE; any --section.key=value overrides them")
-    a.add_argument("--config", "-c", help="experiment YAML/JSON file (used without the defaults)")
-    a.add_argument("--run-dir", help="output directory (default runs/audio)")
-    a.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    a.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    add_train_arguments(a, "output directory (default runs/audio)")
     a = audio.add_parser("reconstruct", help="reconstruct one WAV through a spectrogram model")
     a.add_argument("path", help="run directory or model directory")
     a.add_argument("input", help="WAV file to reconstruct")
@@ -407,12 +432,8 @@ def _add_app_commands(sub: argparse._SubParsersAction) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if not args.verbose and args.command in ("train", "demo"):
-        # Lightning's start-up chatter (accelerators, tips) is noise here. Lightning sets its
-        # logger's level when imported, so import it first.
-        import lightning.pytorch  # noqa: F401
-
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    if args.command == "demo":
+        quiet_lightning(args)
     try:
         return args.fn(args, extra)
     except VaekitError as err:

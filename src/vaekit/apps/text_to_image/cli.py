@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from vaekit.cli.main import add_train_arguments
+
 DEFAULT_RUN = "runs/text2image"
 TEXT2IMAGE_TRAIN_DEFAULTS = (
     "model.type=text_cvae",
@@ -35,17 +37,9 @@ TEXT2IMAGE_TRAIN_DEFAULTS = (
 
 def text2image_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``vaekit train`` with the text-to-image defaults (see the module docstring)."""
-    import logging
+    from vaekit.cli.main import train_with_defaults
 
-    from vaekit.cli.main import cmd_train
-
-    if not getattr(args, "verbose", False):
-        import lightning.pytorch  # noqa: F401  (sets its logger's level when imported)
-
-        logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    if args.config is None and not args.resume:
-        extra = [f"--{setting}" for setting in TEXT2IMAGE_TRAIN_DEFAULTS] + list(extra)
-    return cmd_train(args, extra)
+    return train_with_defaults(args, extra, TEXT2IMAGE_TRAIN_DEFAULTS)
 
 
 def generate(args: argparse.Namespace, extra: list[str]) -> int:
@@ -109,8 +103,5 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a = tsub.add_parser("train", help="vaekit train with text-to-image defaults (captioned "
                         "dSprites, text_cvae, conv64); --model.type=text_vq_vae for the "
                         "discrete path; any --section.key=value overrides them")
-    a.add_argument("--config", "-c", help="experiment YAML/JSON file (used without the defaults)")
-    a.add_argument("--run-dir", help=f"output directory (default {DEFAULT_RUN})")
-    a.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    a.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    add_train_arguments(a, f"output directory (default {DEFAULT_RUN})")
     a.set_defaults(fn=text2image_train)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from vaekit.cli.main import add_train_arguments
+
 TRANSLATE_DEFAULTS = (
     "model.type=unit",
     "data.name=restyled_mnist",
@@ -30,17 +32,14 @@ TRANSLATE_DEFAULTS = (
 
 
 def translate_train(args: argparse.Namespace, extra: list[str]) -> int:
-    from vaekit.cli.main import cmd_train
+    from vaekit.cli.main import train_with_defaults
 
-    if args.config is None and not args.resume:
-        defaults = [f"--{d}" for d in TRANSLATE_DEFAULTS]
-        defaults.append(f"--data.options={{style: {args.style}}}")
-        if args.model:
-            defaults.append(f"--model.type={args.model}")
-        if args.style in ("colour", "random_colour"):
-            defaults.append("--model.channels_b=3")
-        extra = defaults + list(extra)
-    return cmd_train(args, extra)
+    defaults = [*TRANSLATE_DEFAULTS, f"data.options={{style: {args.style}}}"]
+    if args.model:
+        defaults.append(f"model.type={args.model}")
+    if args.style in ("colour", "random_colour"):
+        defaults.append("model.channels_b=3")
+    return train_with_defaults(args, extra, defaults)
 
 
 def _load_images(paths: list[str], shape: tuple[int, ...]):
@@ -136,10 +135,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                    choices=["invert", "thicken", "slant", "edges", "colour", "random_colour"],
                    help="domain B: MNIST restyled this way (default edges)")
     t.add_argument("--model", choices=["unit", "munit"], help="model type (default unit)")
-    t.add_argument("--config", help="YAML/JSON experiment config (used as it is)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    t.add_argument("--run-dir", help="output directory (default runs/translate)")
-    t.add_argument("--overwrite", action="store_true", help="start over in an existing run_dir")
+    add_train_arguments(t, "output directory (default runs/translate)")
     t.set_defaults(fn=translate_train)
     a = cmds.add_parser("apply", help="translate image files with a trained model")
     a.add_argument("path", help="run or model directory (unit or munit)")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 
+from vaekit.cli.main import add_train_arguments
+
 VIDEO_TRAIN_DEFAULTS = (
     "model.type=svg",
     "model.context=5",
@@ -32,17 +34,15 @@ VARIANTS = {"lp": "learned", "fp": "fixed", "deterministic": "deterministic"}
 
 def video_train(args: argparse.Namespace, extra: list[str]) -> int:
     """``vaekit train`` with the video defaults (see the module docstring)."""
-    from vaekit.cli.main import cmd_train
+    from vaekit.cli.main import train_with_defaults
 
-    if args.config is None and not args.resume:
-        defaults = [*VIDEO_TRAIN_DEFAULTS, f"model.prior={VARIANTS[args.variant]}"]
-        extra = [f"--{setting}" for setting in defaults] + list(extra)
-    elif args.variant != "lp":
+    if (args.config is not None or args.resume) and args.variant != "lp":
         from vaekit.errors import ConfigError
 
         raise ConfigError("--variant applies to new runs; with --config or --resume set "
                           "--model.prior instead")
-    return cmd_train(args, extra)
+    defaults = [*VIDEO_TRAIN_DEFAULTS, f"model.prior={VARIANTS[args.variant]}"]
+    return train_with_defaults(args, extra, defaults)
 
 
 def _clips(args: argparse.Namespace, config, frames: int):
@@ -154,10 +154,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--variant", choices=sorted(VARIANTS), default="lp",
                    help="lp: learned prior (default); fp: fixed N(0, I) prior; deterministic: "
                         "no latents (the baseline)")
-    a.add_argument("--config", "-c", help="experiment YAML/JSON file (used without the defaults)")
-    a.add_argument("--run-dir", help="output directory (default runs/video)")
-    a.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint")
-    a.add_argument("--overwrite", action="store_true", help="start over in an existing run dir")
+    add_train_arguments(a, "output directory (default runs/video)")
     a.set_defaults(fn=video_train)
     a = video.add_parser("predict", help="sample futures of test clips (GIFs, per-step "
                          "SSIM/PSNR)")
